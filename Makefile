@@ -49,7 +49,8 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 CORE_CFLAGS = $(BASE_CFLAGS) $(call pc_cflags,$(CORE_PKGS)) $(CFLAGS)
 IO_CFLAGS   = $(BASE_CFLAGS) $(call pc_cflags,$(CORE_PKGS) $(IO_PKGS)) $(CFLAGS)
-TEST_CFLAGS = $(IO_CFLAGS) $(call pc_cflags,$(TEST_PKGS)) -Itests/support -I$(BUILD)/tests
+TEST_CFLAGS = $(IO_CFLAGS) $(call pc_cflags,$(TEST_PKGS)) -Itests/support -I$(BUILD)/tests \
+              -Wno-missing-prototypes
 LIBS        = $(call pc_libs,$(CORE_PKGS) $(IO_PKGS)) -lm -lpthread
 TEST_LIBS   = $(LIBS) $(call pc_libs,$(TEST_PKGS))
 
