@@ -1,0 +1,521 @@
+/* Signalling server logic; see switchboard.h and doc/protocol.md. */
+#include "p2pcall/switchboard.h"
+#include "p2pcall/list.h"
+#include "p2pcall/sig.h"
+#include "p2pcall/sig_parser.h"
+#include "p2pcall/strmap.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum conn_state { C_GREETED, C_HELLO, C_REGISTERED, C_CLOSING };
+enum call_state { CALL_INVITED, CALL_RINGING, CALL_ANSWERED };
+
+struct sb_call {
+	unsigned long long id;
+	struct sb_conn *caller, *callee;
+	enum call_state state;
+	uint64_t ring_deadline;
+	struct list ringing; /* in sb->ring_queue while unanswered */
+};
+
+struct sb_conn {
+	void *io;
+	struct sig_parser parser;
+	enum conn_state state;
+	unsigned malformed;
+	uint64_t opened_us;
+	struct list all;          /* in sb->conns */
+	struct list unregistered; /* in sb->reg_queue until registered */
+	struct sb_call *call;
+	char name[33];
+	char seen[56];
+};
+
+struct sb {
+	struct sb_config cfg;
+	struct sb_ops ops;
+	void *ctx;
+	struct strmap *names;  /* name -> live sb_conn */
+	struct strmap *known;  /* names seen since start -> owned key copy */
+	struct list conns;
+	/* Both queues hold entries with one fixed timeout, so insertion order
+	 * is deadline order: O(1) to add, remove and find the next one. */
+	struct list reg_queue;
+	struct list ring_queue;
+	unsigned long long next_call_id;
+	struct sb_stats stats;
+};
+
+int sb_new(struct sb **out, const struct sb_config *cfg, const struct sb_ops *ops, void *ctx)
+{
+	if (!cfg || !ops || !ops->send || !ops->close)
+		return -EINVAL;
+	struct sb *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	sb->cfg = *cfg;
+	if (!sb->cfg.agent)
+		sb->cfg.agent = "p2pcall";
+	if (!sb->cfg.keepalive_s)
+		sb->cfg.keepalive_s = 30;
+	if (!sb->cfg.register_timeout_us)
+		sb->cfg.register_timeout_us = 10 * 1000000ull;
+	if (!sb->cfg.ring_timeout_us)
+		sb->cfg.ring_timeout_us = 30 * 1000000ull;
+	if (!sb->cfg.max_known_names)
+		sb->cfg.max_known_names = 100000;
+	if (!sb->cfg.max_malformed)
+		sb->cfg.max_malformed = 16;
+	sb->ops = *ops;
+	sb->ctx = ctx;
+	list_init(&sb->conns);
+	list_init(&sb->reg_queue);
+	list_init(&sb->ring_queue);
+	if (strmap_new(&sb->names) < 0 || strmap_new(&sb->known) < 0) {
+		sb_free(sb);
+		return -ENOMEM;
+	}
+	*out = sb;
+	return 0;
+}
+
+static void free_known(void *ctx, const char *key, void *val) { free(val); }
+
+static void free_call(struct sb *sb, struct sb_call *call);
+
+void sb_free(struct sb *sb)
+{
+	if (!sb)
+		return;
+	while (!list_empty(&sb->conns)) {
+		struct sb_conn *c = list_entry(sb->conns.next, struct sb_conn, all);
+		if (c->call)
+			free_call(sb, c->call);
+		list_del(&c->all);
+		sig_parser_reset(&c->parser);
+		free(c);
+	}
+	if (sb->known)
+		strmap_each(sb->known, free_known, NULL);
+	strmap_free(sb->known);
+	strmap_free(sb->names);
+	free(sb);
+}
+
+const struct sb_stats *sb_stats(const struct sb *sb) { return &sb->stats; }
+
+/* --- output --- */
+
+static void send_line(struct sb *sb, struct sb_conn *c, struct sig_writer *w)
+{
+	int n = sig_writer_finish(w);
+	if (n < 0) {
+		/* Only forwarded candidate lists can grow this long; the
+		 * input line limit keeps them under, so this is a bug. */
+		return;
+	}
+	sb->ops.send(sb->ctx, c->io, w->buf, (size_t)n);
+}
+
+static void send_err(struct sb *sb, struct sb_conn *c, const char *re, int code, const char *reason)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "ERR");
+	sig_writer_add(&w, "re", re);
+	sig_writer_addf(&w, "code", "%d", code);
+	sig_writer_add(&w, "reason", reason);
+	sb->stats.errors_sent++;
+	send_line(sb, c, &w);
+}
+
+static void send_ok(struct sb *sb, struct sb_conn *c, const char *re, unsigned long long call)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "OK");
+	sig_writer_add(&w, "re", re);
+	if (call)
+		sig_writer_addf(&w, "call", "%llu", call);
+	send_line(sb, c, &w);
+}
+
+static void send_ended(struct sb *sb, struct sb_conn *c, unsigned long long call, const char *reason)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "ENDED");
+	sig_writer_addf(&w, "call", "%llu", call);
+	sig_writer_add(&w, "reason", reason);
+	send_line(sb, c, &w);
+}
+
+/* Copies every field of M to W except those the server sets itself: keys,
+ * signatures and candidate types of later versions pass through unchanged. */
+static void forward_fields(struct sig_writer *w, const struct sig_msg *m)
+{
+	for (size_t i = 0; i < m->nfields; i++) {
+		const char *k = m->f[i].key;
+		if (strcmp(k, "call") && strcmp(k, "to") && strcmp(k, "from") && strcmp(k, "seen"))
+			sig_writer_add(w, k, m->f[i].val);
+	}
+}
+
+/* --- calls --- */
+
+static void free_call(struct sb *sb, struct sb_call *call)
+{
+	if (list_linked(&call->ringing))
+		list_del(&call->ringing);
+	if (call->caller)
+		call->caller->call = NULL;
+	if (call->callee)
+		call->callee->call = NULL;
+	sb->stats.calls--;
+	free(call);
+}
+
+/* Ends C's call, telling the other party REASON. */
+static void end_call_for_other(struct sb *sb, struct sb_conn *c, const char *reason)
+{
+	struct sb_call *call = c->call;
+	struct sb_conn *other = call->caller == c ? call->callee : call->caller;
+	send_ended(sb, other, call->id, reason);
+	free_call(sb, call);
+}
+
+/* --- connection life --- */
+
+/* Releases what C holds: its name, its place in the registration queue,
+ * its call (ended for the other party). */
+static void release(struct sb *sb, struct sb_conn *c)
+{
+	if (c->state == C_REGISTERED) {
+		strmap_del(sb->names, c->name);
+		sb->stats.registered--;
+	}
+	if (list_linked(&c->unregistered))
+		list_del(&c->unregistered);
+	if (c->call) {
+		sb->stats.peer_gone++;
+		end_call_for_other(sb, c, "peer-gone");
+	}
+}
+
+static void request_close(struct sb *sb, struct sb_conn *c)
+{
+	if (c->state == C_CLOSING)
+		return;
+	release(sb, c);
+	c->state = C_CLOSING;
+	sb->ops.close(sb->ctx, c->io);
+}
+
+struct sb_conn *sb_conn_open(struct sb *sb, void *io, const char *seen, uint64_t now_us)
+{
+	struct sb_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->io = io;
+	c->opened_us = now_us;
+	snprintf(c->seen, sizeof(c->seen), "%s", seen);
+	list_add_tail(&sb->conns, &c->all);
+	list_init(&c->unregistered);
+	list_add_tail(&sb->reg_queue, &c->unregistered);
+	sb->stats.conns++;
+
+	struct sig_writer w;
+	sig_writer_init(&w, "HELLO");
+	sig_writer_addf(&w, "version", "%d", SIG_VERSION);
+	sig_writer_add(&w, "agent", sb->cfg.agent);
+	sig_writer_addf(&w, "keepalive", "%u", sb->cfg.keepalive_s);
+	send_line(sb, c, &w);
+	return c;
+}
+
+void sb_conn_close(struct sb *sb, struct sb_conn *c, uint64_t now_us)
+{
+	if (!c)
+		return;
+	if (c->state != C_CLOSING)
+		release(sb, c);
+	list_del(&c->all);
+	sig_parser_reset(&c->parser);
+	sb->stats.conns--;
+	free(c);
+}
+
+/* --- commands --- */
+
+static bool hello_version_ok(const struct sig_msg *m)
+{
+	size_t pos = 0;
+	const char *v;
+	while ((v = sig_msg_next(m, "version", &pos))) {
+		/* A list such as "1,2" names every version the client speaks. */
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (strcmp(tok, "1") == 0)
+				return true;
+	}
+	return false;
+}
+
+static void remember_name(struct sb *sb, const char *name)
+{
+	if (strmap_get(sb->known, name) || strmap_count(sb->known) >= sb->cfg.max_known_names)
+		return;
+	char *copy = strdup(name);
+	if (copy && strmap_put(sb->known, copy, copy) < 0)
+		free(copy);
+}
+
+static void cmd_register(struct sb *sb, struct sb_conn *c, const struct sig_msg *m)
+{
+	const char *name = sig_msg_get(m, "name");
+	if (c->state == C_REGISTERED)
+		return send_err(sb, c, "REGISTER", 403, "already-registered");
+	if (!name || !sig_name_valid(name))
+		return send_err(sb, c, "REGISTER", 400, "bad-name");
+	if (strmap_get(sb->names, name))
+		return send_err(sb, c, "REGISTER", 409, "name-taken");
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	if (strmap_put(sb->names, c->name, c) < 0) {
+		c->name[0] = '\0';
+		return send_err(sb, c, "REGISTER", 500, "no-memory");
+	}
+	remember_name(sb, c->name);
+	list_del(&c->unregistered);
+	c->state = C_REGISTERED;
+	sb->stats.registered++;
+
+	struct sig_writer w;
+	sig_writer_init(&w, "OK");
+	sig_writer_add(&w, "re", "REGISTER");
+	sig_writer_add(&w, "name", c->name);
+	sig_writer_add(&w, "seen", c->seen);
+	send_line(sb, c, &w);
+}
+
+static void cmd_invite(struct sb *sb, struct sb_conn *c, const struct sig_msg *m, uint64_t now)
+{
+	const char *to = sig_msg_get(m, "to");
+	if (c->call)
+		return send_err(sb, c, "INVITE", 409, "in-call");
+	if (!to || !sig_name_valid(to))
+		return send_err(sb, c, "INVITE", 400, "bad-name");
+	if (strcmp(to, c->name) == 0)
+		return send_err(sb, c, "INVITE", 400, "self");
+	struct sb_conn *callee = strmap_get(sb->names, to);
+	if (!callee) {
+		bool known = strmap_get(sb->known, to) != NULL;
+		return send_err(sb, c, "INVITE", known ? 480 : 404, known ? "offline" : "unknown");
+	}
+	if (callee->call)
+		return send_err(sb, c, "INVITE", 486, "busy");
+
+	struct sb_call *call = calloc(1, sizeof(*call));
+	if (!call)
+		return send_err(sb, c, "INVITE", 500, "no-memory");
+	call->id = ++sb->next_call_id;
+	call->caller = c;
+	call->callee = callee;
+	call->state = CALL_INVITED;
+	call->ring_deadline = now + sb->cfg.ring_timeout_us;
+	list_add_tail(&sb->ring_queue, &call->ringing);
+	c->call = callee->call = call;
+	sb->stats.calls++;
+	sb->stats.calls_total++;
+
+	struct sig_writer w;
+	sig_writer_init(&w, "OK");
+	sig_writer_add(&w, "re", "INVITE");
+	sig_writer_addf(&w, "call", "%llu", call->id);
+	sig_writer_add(&w, "to", to);
+	send_line(sb, c, &w);
+
+	sig_writer_init(&w, "INCOMING");
+	sig_writer_addf(&w, "call", "%llu", call->id);
+	sig_writer_add(&w, "from", c->name);
+	sig_writer_add(&w, "seen", c->seen);
+	forward_fields(&w, m);
+	send_line(sb, callee, &w);
+}
+
+/* The sender's call named by call=, or NULL after replying with an error. */
+static struct sb_call *named_call(struct sb *sb, struct sb_conn *c, const struct sig_msg *m)
+{
+	unsigned long long id;
+	if (!sig_parse_u64(sig_msg_get(m, "call"), &id) || !c->call || c->call->id != id) {
+		send_err(sb, c, m->verb, 481, "no-such-call");
+		return NULL;
+	}
+	return c->call;
+}
+
+static void cmd_call_update(struct sb *sb, struct sb_conn *c, const struct sig_msg *m)
+{
+	struct sb_call *call = named_call(sb, c, m);
+	if (!call)
+		return;
+	const char *v = m->verb;
+	bool is_callee = call->callee == c;
+	bool answered = call->state == CALL_ANSWERED;
+	struct sig_writer w;
+
+	if (strcmp(v, "RINGING") == 0) {
+		if (!is_callee || call->state != CALL_INVITED)
+			return send_err(sb, c, v, 409, "bad-state");
+		call->state = CALL_RINGING;
+		sig_writer_init(&w, "RINGING");
+		sig_writer_addf(&w, "call", "%llu", call->id);
+		send_line(sb, call->caller, &w);
+	} else if (strcmp(v, "ACCEPT") == 0) {
+		if (!is_callee || answered)
+			return send_err(sb, c, v, 409, "bad-state");
+		call->state = CALL_ANSWERED;
+		list_del(&call->ringing);
+		send_ok(sb, c, v, call->id);
+		sig_writer_init(&w, "ACCEPTED");
+		sig_writer_addf(&w, "call", "%llu", call->id);
+		sig_writer_add(&w, "seen", c->seen);
+		forward_fields(&w, m);
+		send_line(sb, call->caller, &w);
+	} else if (strcmp(v, "REJECT") == 0) {
+		if (!is_callee || answered)
+			return send_err(sb, c, v, 409, "bad-state");
+		const char *why = sig_msg_get(m, "reason");
+		send_ok(sb, c, v, call->id);
+		end_call_for_other(sb, c, why && strcmp(why, "busy") == 0 ? "busy" : "rejected");
+	} else if (strcmp(v, "CANCEL") == 0) {
+		if (is_callee || answered)
+			return send_err(sb, c, v, 409, "bad-state");
+		send_ok(sb, c, v, call->id);
+		end_call_for_other(sb, c, "cancelled");
+	} else { /* HANGUP */
+		if (!answered)
+			return send_err(sb, c, v, 409, "bad-state");
+		send_ok(sb, c, v, call->id);
+		end_call_for_other(sb, c, "hangup");
+	}
+}
+
+static void handle_line(struct sb *sb, struct sb_conn *c, char *line, size_t len, uint64_t now)
+{
+	struct sig_msg m;
+	sb->stats.lines++;
+	int rc = sig_msg_parse(line, len, &m);
+	if (rc == -ENODATA)
+		return;
+	if (rc < 0) {
+		sb->stats.malformed++;
+		send_err(sb, c, NULL, 400, rc == -E2BIG ? "too-many-fields" : "malformed");
+		if (++c->malformed >= sb->cfg.max_malformed)
+			request_close(sb, c);
+		return;
+	}
+	const char *v = m.verb;
+
+	if (strcmp(v, "PING") == 0) {
+		struct sig_writer w;
+		sig_writer_init(&w, "PONG");
+		sig_writer_add(&w, "id", sig_msg_get(&m, "id"));
+		return send_line(sb, c, &w);
+	}
+	if (strcmp(v, "PONG") == 0)
+		return;
+	if (strcmp(v, "QUIT") == 0) {
+		send_ok(sb, c, v, 0);
+		return request_close(sb, c);
+	}
+	if (c->state == C_GREETED) {
+		if (strcmp(v, "HELLO") != 0) {
+			send_err(sb, c, v, 403, "hello-first");
+			return request_close(sb, c);
+		}
+		if (!hello_version_ok(&m)) {
+			send_err(sb, c, v, 505, "version-unsupported");
+			return request_close(sb, c);
+		}
+		c->state = C_HELLO;
+		return send_ok(sb, c, v, 0);
+	}
+	if (strcmp(v, "HELLO") == 0)
+		return send_err(sb, c, v, 403, "already-hello");
+	if (strcmp(v, "REGISTER") == 0)
+		return cmd_register(sb, c, &m);
+	bool known = strcmp(v, "INVITE") == 0 || strcmp(v, "RINGING") == 0 ||
+		     strcmp(v, "ACCEPT") == 0 || strcmp(v, "REJECT") == 0 ||
+		     strcmp(v, "CANCEL") == 0 || strcmp(v, "HANGUP") == 0;
+	if (!known)
+		return send_err(sb, c, v, 400, "unknown-command");
+	if (c->state != C_REGISTERED)
+		return send_err(sb, c, v, 403, "register-first");
+	if (strcmp(v, "INVITE") == 0)
+		return cmd_invite(sb, c, &m, now);
+	cmd_call_update(sb, c, &m);
+}
+
+struct feed_ctx {
+	struct sb *sb;
+	struct sb_conn *c;
+	uint64_t now;
+};
+
+static int on_line(void *ctx, char *line, size_t len)
+{
+	struct feed_ctx *f = ctx;
+	handle_line(f->sb, f->c, line, len, f->now);
+	return f->c->state == C_CLOSING; /* stop reading a closing connection */
+}
+
+void sb_conn_feed(struct sb *sb, struct sb_conn *c, char *data, size_t n, uint64_t now_us)
+{
+	if (c->state == C_CLOSING)
+		return;
+	struct feed_ctx f = { sb, c, now_us };
+	int rc = sig_parser_feed(&c->parser, data, n, on_line, &f);
+	if (rc == -EMSGSIZE || rc == -ENOMEM) {
+		sb->stats.overlong += rc == -EMSGSIZE;
+		send_err(sb, c, NULL, 400, rc == -EMSGSIZE ? "line-too-long" : "no-memory");
+		request_close(sb, c);
+	}
+}
+
+void sb_tick(struct sb *sb, uint64_t now)
+{
+	while (!list_empty(&sb->reg_queue)) {
+		struct sb_conn *c = list_entry(sb->reg_queue.next, struct sb_conn, unregistered);
+		if (c->opened_us + sb->cfg.register_timeout_us > now)
+			break;
+		sb->stats.register_timeouts++;
+		send_err(sb, c, NULL, 408, "register-timeout");
+		request_close(sb, c);
+	}
+	while (!list_empty(&sb->ring_queue)) {
+		struct sb_call *call = list_entry(sb->ring_queue.next, struct sb_call, ringing);
+		if (call->ring_deadline > now)
+			break;
+		sb->stats.no_answer++;
+		send_ended(sb, call->caller, call->id, "no-answer");
+		send_ended(sb, call->callee, call->id, "no-answer");
+		free_call(sb, call);
+	}
+}
+
+uint64_t sb_next_deadline(const struct sb *sb)
+{
+	uint64_t d = UINT64_MAX;
+	if (!list_empty(&sb->reg_queue)) {
+		const struct sb_conn *c = list_entry(sb->reg_queue.next, struct sb_conn, unregistered);
+		d = c->opened_us + sb->cfg.register_timeout_us;
+	}
+	if (!list_empty(&sb->ring_queue)) {
+		const struct sb_call *call = list_entry(sb->ring_queue.next, struct sb_call, ringing);
+		if (call->ring_deadline < d)
+			d = call->ring_deadline;
+	}
+	return d;
+}
