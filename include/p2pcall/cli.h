@@ -41,7 +41,8 @@ struct cli {
  * names the bad value. */
 int cli_parse(int argc, char **argv, struct cli *out, char *err, size_t errlen);
 
-/* The usage text for --help and after usage errors. */
+/* The full help (--help), and its first two lines for usage errors. */
 extern const char cli_usage[];
+extern const char cli_synopsis[];
 
 #endif

@@ -15,7 +15,8 @@ struct endpoint {
 
 /* Parses "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address
  * ("::1": more than one colon and no brackets means no port). A missing
- * port becomes DEFAULT_PORT. 0 or -EINVAL. */
+ * port becomes DEFAULT_PORT; port 0 is accepted ("any", for binding).
+ * 0 or -EINVAL. */
 int endpoint_parse(const char *s, uint16_t default_port, struct endpoint *out);
 
 /* Parses "name@host[:port]"; NAME gets the part before the last '@'

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char cli_synopsis[] =
+	"usage: p2pcall [OPTIONS] NAME@HOST[:PORT] [PEER]   register as NAME, call PEER or wait\n"
+	"       p2pcall --serve [--listen HOST[:PORT]]       run the signalling server\n";
+
 const char cli_usage[] =
 	"usage: p2pcall [OPTIONS] NAME@HOST[:PORT] [PEER]   register as NAME, call PEER or wait\n"
 	"       p2pcall --serve [--listen HOST[:PORT]]       run the signalling server\n"
@@ -150,6 +154,8 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 	const char *id = argv[optind];
 	if (endpoint_parse_identity(id, SERVER_DEFAULT_PORT, c->name, sizeof(c->name), &c->server) < 0)
 		return fail(err, n, "cannot parse `%s': expected NAME@HOST[:PORT]", id);
+	if (c->server.port == 0)
+		return fail(err, n, "`%s': the server's port cannot be 0", id);
 	if (!sig_name_valid(c->name))
 		return fail(err, n, "bad name `%s': use 1-32 of a-z 0-9 . _ -, starting with a letter or digit",
 			    c->name);

@@ -12,7 +12,7 @@ int main(int argc, char **argv)
 	struct cli cli;
 	char err[512];
 	if (cli_parse(argc, argv, &cli, err, sizeof(err)) < 0) {
-		fprintf(stderr, "p2pcall: %s\n%s", err, cli_usage);
+		fprintf(stderr, "p2pcall: %s\n%s", err, cli_synopsis);
 		return EXIT_USAGE;
 	}
 	if (cli.help) {

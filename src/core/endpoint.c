@@ -15,7 +15,7 @@ static int parse_port(const char *s, uint16_t *port)
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
 	long v = strtol(s, &end, 10);
-	if (v < 1 || v > 65535)
+	if (v > 65535)
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;

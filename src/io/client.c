@@ -21,6 +21,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,6 +560,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		cl->sstate = S_GREETING;
+		int one = 1;
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &len) == 0) {
 			netaddr_unmap(&ss, &len);
 			netaddr_ip_str((struct sockaddr *)&ss, cl->local_ip, sizeof(cl->local_ip));

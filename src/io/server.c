@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -151,6 +152,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	netaddr_unmap(&ss, &len);
 	netaddr_str((struct sockaddr *)&ss, seen, sizeof(seen));
 
+	/* Small latency-bound messages: never wait to coalesce them. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct conn *c = calloc(1, sizeof(*c));
 	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c || !bev) {
@@ -239,14 +243,6 @@ static int bind_socket(int type, const struct sockaddr *sa, socklen_t len)
 		return err;
 	}
 	return fd;
-}
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
 }
 
 /* Opens TCP and UDP on one port number. With port 0 the kernel picks the
