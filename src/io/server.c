@@ -215,8 +215,14 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			}
 			continue;
 		}
-		if (sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&from, fromlen) == r)
+		if (sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&from, fromlen) == r) {
 			srv->stun_answered++;
+			if (log_get_level() >= LOG_DEBUG) {
+				char a[NETADDR_STRLEN];
+				log_debug("STUN Binding from %s answered",
+					  netaddr_str((struct sockaddr *)&mapped, a, sizeof(a)));
+			}
+		}
 	}
 }
 
