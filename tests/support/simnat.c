@@ -1,0 +1,341 @@
+/* Simulated NATs and network: see simnat.h. */
+#include "simnat.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p2pcall/ice.h"
+
+#define MAX_HOSTS 8
+#define MAX_MAPS 64
+#define MAX_PEERS 32
+
+struct mapping {
+	struct sockaddr_storage dst; /* SYMMETRIC: the one destination */
+	uint16_t port;               /* public port */
+	struct sockaddr_storage peers[MAX_PEERS]; /* destinations contacted */
+	size_t n_peers;
+};
+
+struct host {
+	struct sockaddr_storage addr;
+	enum simnat_type nat;
+	struct in_addr pub;
+	struct mapping maps[MAX_MAPS];
+	size_t n_maps;
+	bool blackhole;
+	simnet_recv_cb cb;
+	void *ctx;
+};
+
+struct packet {
+	uint64_t at;
+	struct sockaddr_storage src, dst;
+	size_t len;
+	uint8_t buf[1500];
+};
+
+struct simnet {
+	uint64_t delay;
+	struct host hosts[MAX_HOSTS];
+	int n_hosts;
+	uint16_t next_port;
+	struct packet *q;
+	size_t n_q, cap_q;
+	simnet_tap_cb tap;
+	void *tap_ctx;
+	struct simnet_counters c;
+};
+
+const char *simnat_type_name(enum simnat_type t)
+{
+	static const char *names[] = { "none", "full-cone", "restricted",
+				       "port-restricted", "symmetric" };
+	return (unsigned)t <= SIMNAT_SYMMETRIC ? names[t] : "?";
+}
+
+int simnet_new(struct simnet **out, uint64_t delay_us)
+{
+	struct simnet *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -1;
+	n->delay = delay_us;
+	n->next_port = 40000;
+	*out = n;
+	return 0;
+}
+
+void simnet_free(struct simnet *n)
+{
+	if (n)
+		free(n->q);
+	free(n);
+}
+
+void simnet_set_tap(struct simnet *n, simnet_tap_cb cb, void *ctx)
+{
+	n->tap = cb;
+	n->tap_ctx = ctx;
+}
+
+static void set_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+	} else {
+		abort();
+	}
+}
+
+static void copy_sa(struct sockaddr_storage *d, const struct sockaddr *s)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d, s, ice_addr_len(s));
+}
+
+int simnet_add_host(struct simnet *n, const char *ip, uint16_t port, enum simnat_type nat,
+		    const char *public_ip, simnet_recv_cb cb, void *ctx)
+{
+	if (n->n_hosts >= MAX_HOSTS)
+		abort();
+	struct host *h = &n->hosts[n->n_hosts];
+	memset(h, 0, sizeof(*h));
+	set_addr(&h->addr, ip, port);
+	h->nat = nat;
+	if (nat != SIMNAT_NONE && inet_pton(AF_INET, public_ip, &h->pub) != 1)
+		abort();
+	h->cb = cb;
+	h->ctx = ctx;
+	return n->n_hosts++;
+}
+
+void simnet_host_addr(const struct simnet *n, int h, struct sockaddr_storage *out)
+{
+	*out = n->hosts[h].addr;
+}
+
+static void public_addr(const struct host *h, const struct mapping *m,
+			struct sockaddr_storage *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	memset(out, 0, sizeof(*out));
+	sin->sin_family = AF_INET;
+	sin->sin_addr = h->pub;
+	sin->sin_port = htons(m->port);
+}
+
+static struct mapping *find_map(struct host *h, const struct sockaddr *dst)
+{
+	for (size_t i = 0; i < h->n_maps; i++) {
+		struct mapping *m = &h->maps[i];
+		if (h->nat != SIMNAT_SYMMETRIC ||
+		    ice_addr_equal((const struct sockaddr *)&m->dst, dst))
+			return m;
+	}
+	return NULL;
+}
+
+/* Outbound translation: the mapping used (created on demand), with dst
+ * remembered for filtering. */
+static struct mapping *outbound(struct simnet *n, struct host *h, const struct sockaddr *dst)
+{
+	struct mapping *m = find_map(h, dst);
+	if (!m) {
+		if (h->n_maps >= MAX_MAPS)
+			abort();
+		m = &h->maps[h->n_maps++];
+		memset(m, 0, sizeof(*m));
+		copy_sa(&m->dst, dst);
+		m->port = n->next_port++;
+	}
+	for (size_t i = 0; i < m->n_peers; i++)
+		if (ice_addr_equal((const struct sockaddr *)&m->peers[i], dst))
+			return m;
+	if (m->n_peers < MAX_PEERS)
+		copy_sa(&m->peers[m->n_peers++], dst);
+	return m;
+}
+
+void simnet_stun_query(struct simnet *n, int hi, const struct sockaddr *server,
+		       struct sockaddr_storage *out)
+{
+	struct host *h = &n->hosts[hi];
+	if (h->nat == SIMNAT_NONE) {
+		*out = h->addr;
+		return;
+	}
+	public_addr(h, outbound(n, h, server), out);
+}
+
+bool simnet_mapping(const struct simnet *n, int hi, const struct sockaddr *dst,
+		    struct sockaddr_storage *out)
+{
+	struct host *h = (struct host *)&n->hosts[hi];
+	if (h->nat == SIMNAT_NONE) {
+		*out = h->addr;
+		return true;
+	}
+	struct mapping *m = find_map(h, dst);
+	if (!m)
+		return false;
+	public_addr(h, m, out);
+	return true;
+}
+
+static void enqueue(struct simnet *n, uint64_t now, const struct sockaddr *src,
+		    const struct sockaddr *dst, const uint8_t *buf, size_t len)
+{
+	if (len > sizeof(n->q[0].buf))
+		abort();
+	if (n->n_q == n->cap_q) {
+		n->cap_q = n->cap_q ? 2 * n->cap_q : 64;
+		n->q = realloc(n->q, n->cap_q * sizeof(*n->q));
+		if (!n->q)
+			abort();
+	}
+	/* Keep the queue sorted by time (stable for equal times). */
+	uint64_t at = now + n->delay;
+	size_t i = n->n_q;
+	while (i > 0 && n->q[i - 1].at > at)
+		i--;
+	memmove(&n->q[i + 1], &n->q[i], (n->n_q - i) * sizeof(*n->q));
+	struct packet *p = &n->q[i];
+	p->at = at;
+	copy_sa(&p->src, src);
+	copy_sa(&p->dst, dst);
+	memcpy(p->buf, buf, len);
+	p->len = len;
+	n->n_q++;
+}
+
+void simnet_send(struct simnet *n, int hi, uint64_t now, const struct sockaddr *dst,
+		 const uint8_t *buf, size_t len)
+{
+	struct host *h = &n->hosts[hi];
+	struct sockaddr_storage src;
+
+	n->c.sent++;
+	if (h->blackhole) {
+		n->c.blackholed++;
+		return;
+	}
+	if (h->nat == SIMNAT_NONE) {
+		src = h->addr;
+	} else {
+		if (dst->sa_family != AF_INET) {
+			n->c.unroutable++;
+			return;
+		}
+		public_addr(h, outbound(n, h, dst), &src);
+	}
+	if (n->tap)
+		n->tap(n->tap_ctx, now, hi, (const struct sockaddr *)&src, dst, buf, len);
+	enqueue(n, now, (const struct sockaddr *)&src, dst, buf, len);
+}
+
+void simnet_inject(struct simnet *n, uint64_t now, const struct sockaddr *src,
+		   const struct sockaddr *dst, const uint8_t *buf, size_t len)
+{
+	n->c.sent++;
+	enqueue(n, now, src, dst, buf, len);
+}
+
+uint64_t simnet_next(const struct simnet *n)
+{
+	return n->n_q ? n->q[0].at : UINT64_MAX;
+}
+
+static bool filter_ok(const struct host *h, const struct mapping *m,
+		      const struct sockaddr *src)
+{
+	const struct sockaddr_in *s = (const struct sockaddr_in *)src;
+	for (size_t i = 0; i < m->n_peers; i++) {
+		const struct sockaddr_in *p = (const struct sockaddr_in *)&m->peers[i];
+		switch (h->nat) {
+		case SIMNAT_FULL_CONE:
+			return true;
+		case SIMNAT_RESTRICTED:
+			if (p->sin_addr.s_addr == s->sin_addr.s_addr)
+				return true;
+			break;
+		default:
+			if (ice_addr_equal((const struct sockaddr *)p, src))
+				return true;
+			break;
+		}
+	}
+	return h->nat == SIMNAT_FULL_CONE;
+}
+
+/* Which host receives a packet to dst, or -1. */
+static int route(struct simnet *n, const struct packet *p)
+{
+	const struct sockaddr *dst = (const struct sockaddr *)&p->dst;
+	for (int i = 0; i < n->n_hosts; i++) {
+		struct host *h = &n->hosts[i];
+		if (h->nat == SIMNAT_NONE) {
+			if (ice_addr_equal(dst, (const struct sockaddr *)&h->addr))
+				return i;
+			continue;
+		}
+		const struct sockaddr_in *d = (const struct sockaddr_in *)dst;
+		if (dst->sa_family != AF_INET || d->sin_addr.s_addr != h->pub.s_addr)
+			continue;
+		for (size_t k = 0; k < h->n_maps; k++) {
+			if (h->maps[k].port != ntohs(d->sin_port))
+				continue;
+			if (!filter_ok(h, &h->maps[k], (const struct sockaddr *)&p->src)) {
+				n->c.filtered++;
+				return -2;
+			}
+			return i;
+		}
+		n->c.filtered++;
+		return -2;
+	}
+	n->c.unroutable++;
+	return -1;
+}
+
+void simnet_run(struct simnet *n, uint64_t now)
+{
+	while (n->n_q && n->q[0].at <= now) {
+		struct packet p = n->q[0];
+		n->n_q--;
+		memmove(&n->q[0], &n->q[1], n->n_q * sizeof(*n->q));
+		int h = route(n, &p);
+		if (h < 0)
+			continue;
+		if (n->hosts[h].blackhole) {
+			n->c.blackholed++;
+			continue;
+		}
+		n->c.delivered++;
+		n->hosts[h].cb(n->hosts[h].ctx, p.at, (const struct sockaddr *)&p.src,
+			       p.buf, p.len);
+	}
+}
+
+void simnet_rebind(struct simnet *n, int h)
+{
+	n->hosts[h].n_maps = 0;
+}
+
+void simnet_blackhole(struct simnet *n, int h, bool on)
+{
+	n->hosts[h].blackhole = on;
+}
+
+const struct simnet_counters *simnet_counters(const struct simnet *n)
+{
+	return &n->c;
+}
