@@ -223,7 +223,7 @@ cmd_up() {
 	# Prove the WAN is reachable before saying yes: a lab that is up but
 	# cannot route would make every later test fail confusingly.
 	punch=$(build_tool punch)
-	nx "$p-wan" "$punch" echo --port 9 --timeout 10 >/dev/null &
+	ip netns exec "$p-wan" "$punch" echo --port 9 --timeout 10 >/dev/null &
 	echo_pid=$!
 	for h in a b; do
 		ns_exists "$p-$h" || continue
@@ -372,7 +372,7 @@ cmd_impair() {
 	d=$STATE_ROOT/$p
 	mkdir -p "$d"
 	: >"$d/impair.log"
-	nx "$p-wan" "$bin" --queue 0 --delay "$delay" --jitter "$jitter" --loss "$loss" \
+	ip netns exec "$p-wan" "$bin" --queue 0 --delay "$delay" --jitter "$jitter" --loss "$loss" \
 		</dev/null >>"$d/impair.log" 2>&1 &
 	echo $! >"$d/impair.pid"
 	# Rules only once the queue is bound, else the first packets would

@@ -15,6 +15,9 @@
  *       sends numbered, timestamped datagrams to an echo and prints
  *       "sent N recv M loss P% rtt min/avg/max A/B/C ms"; exit 0 if any came back.
  *
+ *   punch whoami SERVER PORT [--lport N]
+ *       prints "mapped ip:port", the address the server saw (exit 1 if no answer).
+ *
  * Exit 2 means bad usage or a socket/rendezvous error. Output is one fact a
  * line, so scripts can grep it.
  */
@@ -22,6 +25,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +171,13 @@ static int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 		char name[64];
+		if (len > 0 && !strcmp(buf, "WHOAMI")) {
+			char ip[INET_ADDRSTRLEN], out[64];
+			inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
+			int n = snprintf(out, sizeof(out), "YOU %s %u", ip, ntohs(from.sin_port));
+			send_to(fd, out, (size_t)n, &from);
+			continue;
+		}
 		if (len == 0 || sscanf(buf, "HELLO %63s", name) != 1)
 			continue;
 		struct session *s = NULL;
@@ -435,9 +446,54 @@ static int cmd_ping(int argc, char **argv)
 	return recvd ? 0 : 1;
 }
 
+static int cmd_whoami(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: punch whoami SERVER PORT [--lport N]\n");
+		return 2;
+	}
+	struct sockaddr_in server;
+	if (parse_addr(argv[0], argv[1], &server) < 0)
+		return 2;
+	long lport = 0;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--lport") && i + 1 < argc) {
+			if (parse_num(argv[++i], 0, 65535, &lport) < 0)
+				return 2;
+		} else {
+			fprintf(stderr, "punch whoami: unknown option `%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	int fd = udp_socket(lport);
+	if (fd < 0)
+		return 2;
+	int rc = 1;
+	for (int tries = 0; tries < 20 && rc; tries++) {
+		send_to(fd, "WHOAMI", 6, &server);
+		uint64_t end = now_ms() + 100;
+		for (uint64_t t = now_ms(); t < end && rc; t = now_ms()) {
+			char buf[128], ip[64];
+			unsigned port;
+			struct sockaddr_in from;
+			ssize_t len = recv_wait(fd, buf, sizeof(buf), &from, (int)(end - t));
+			if (len > 0 && same_addr(&from, &server) && sscanf(buf, "YOU %63s %u", ip, &port) == 2) {
+				printf("mapped %s:%u\n", ip, port);
+				rc = 0;
+			}
+		}
+	}
+	if (rc)
+		fprintf(stderr, "punch: no answer from %s:%s\n", argv[0], argv[1]);
+	close(fd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* A caller may stop reading our progress lines; keep serving. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && !strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "client"))
@@ -446,6 +502,8 @@ int main(int argc, char **argv)
 		return cmd_echo(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "ping"))
 		return cmd_ping(argc - 2, argv + 2);
-	fprintf(stderr, "usage: punch serve|client|echo|ping ... (see the comment in tests/lab/punch.c)\n");
+	if (argc >= 2 && !strcmp(argv[1], "whoami"))
+		return cmd_whoami(argc - 2, argv + 2);
+	fprintf(stderr, "usage: punch serve|client|echo|ping|whoami ... (see the comment in tests/lab/punch.c)\n");
 	return 2;
 }
