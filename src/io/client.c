@@ -12,6 +12,7 @@
 #include "p2pcall/events.h"
 #include "p2pcall/log.h"
 #include "p2pcall/netaddr.h"
+#include "p2pcall/path.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/sig_parser.h"
 #include "p2pcall/stun.h"
@@ -33,6 +34,7 @@ enum sig_state { S_CONNECTING, S_GREETING, S_REGISTERING, S_READY, S_DOWN };
 enum call_state { C_IDLE, C_INVITING, C_ALERTING, C_ANSWERED };
 
 #define STUN_TRIES 5          /* at 0, 0.25, 0.75, 1.75, 3.75 s */
+#define MAX_CANDS 16
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 
@@ -70,6 +72,15 @@ struct client {
 	char peer_seen[NETADDR_STRLEN];
 	uint64_t call_start_us, answered_us;
 	struct event *duration_timer, *stdin_ev;
+
+	/* the media path: per-call credentials and candidates */
+	struct path *path;
+	char ufrag[9], pwd[25];
+	char local_cands[MAX_CANDS][64];
+	size_t n_local;
+	char remote_ufrag[65], remote_pwd[129]; /* empty: peer offered none */
+	char remote_cands[MAX_CANDS][64];
+	size_t n_remote;
 
 	/* leaving */
 	struct event *sigint, *sigterm, *exit_timer;
@@ -127,14 +138,22 @@ static void send_call_verb(struct client *cl, const char *verb, const char *reas
 	send_msg(cl, &w);
 }
 
-/* Our candidates: the host address that faces the server and the public
- * address STUN reported, both with the media socket's port. */
-static void add_candidates(struct client *cl, struct sig_writer *w)
+/* Our candidates for this call: every interface address with the media
+ * socket's port (loopback only when the server is on loopback, as in
+ * tests), and the public address STUN reported. */
+static void gather_candidates(struct client *cl)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	if (getsockname(cl->udp, (struct sockaddr *)&ss, &len) == 0 && cl->local_ip[0])
-		sig_writer_addf(w, "cand", "host/%s/%u", cl->local_ip, netaddr_port((struct sockaddr *)&ss));
+	cl->n_local = 0;
+	if (getsockname(cl->udp, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	uint16_t port = netaddr_port((struct sockaddr *)&ss);
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&cl->server;
+	bool loopback = cl->server.ss_family == AF_INET
+		? (ntohl(s4->sin_addr.s_addr) >> 24) == 127
+		: IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&cl->server)->sin6_addr);
+	cl->n_local = path_host_candidates(cl->server.ss_family, port, loopback, cl->local_cands, MAX_CANDS - 1);
 	if (cl->mapped[0]) {
 		/* mapped is "ip:port" or "[ip]:port"; the candidate uses '/'. */
 		char ip[NETADDR_STRLEN];
@@ -147,9 +166,18 @@ static void add_candidates(struct client *cl, struct sig_writer *w)
 				host++;
 				host[strlen(host) - 1] = '\0';
 			}
-			sig_writer_addf(w, "cand", "srflx/%s/%s", host, colon + 1);
+			snprintf(cl->local_cands[cl->n_local++], 64, "srflx/%.46s/%.5s", host, colon + 1);
 		}
 	}
+}
+
+/* Adds our credentials and candidates to an INVITE or ACCEPT. */
+static void add_media_fields(struct client *cl, struct sig_writer *w)
+{
+	sig_writer_add(w, "ufrag", cl->ufrag);
+	sig_writer_add(w, "pwd", cl->pwd);
+	for (size_t i = 0; i < cl->n_local; i++)
+		sig_writer_add(w, "cand", cl->local_cands[i]);
 }
 
 /* --- the call --- */
@@ -164,7 +192,10 @@ static void stdin_watch(struct client *cl, bool on)
  * STATUS; a waiting client listens for the next call. */
 static void end_call(struct client *cl, const char *reason, int status)
 {
-	double dur = cl->cstate == C_ANSWERED ? since_s(cl->answered_us) : 0;
+	double dur = cl->cstate == C_ANSWERED && cl->answered_us ? since_s(cl->answered_us) : 0;
+	path_free(cl->path);
+	cl->path = NULL;
+	cl->answered_us = 0;
 	ev_ended(cl->peer, reason, dur, status);
 	cl->cstate = C_IDLE;
 	cl->call_id = 0;
@@ -174,14 +205,14 @@ static void end_call(struct client *cl, const char *reason, int status)
 		finish(cl, status);
 }
 
-static void connected(struct client *cl)
+/* The call is up: PATH is "direct" or "relay", or NULL for a peer that
+ * offered no media credentials (a plain signalling client). */
+static void connected(struct client *cl, const char *path, const char *remote)
 {
 	cl->cstate = C_ANSWERED;
 	cl->answered_us = clock_now_us();
 	stdin_watch(cl, false);
-	/* No media path yet (NAT traversal comes next): path is null and
-	 * remote is where the server saw the peer. */
-	ev_connected(cl->peer, NULL, cl->peer_seen, since_s(cl->call_start_us) * 1000);
+	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000);
 	if (cl->cli->duration_s > 0) {
 		double d = cl->cli->duration_s;
 		struct timeval tv = { (time_t)d, (suseconds_t)((d - (double)(time_t)d) * 1e6) };
@@ -211,14 +242,89 @@ static void hang_up(struct client *cl)
 	}
 }
 
+static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason)
+{
+	struct client *cl = ctx;
+	char addr[NETADDR_STRLEN] = "";
+	if (remote)
+		netaddr_str(remote, addr, sizeof(addr));
+	switch (ev) {
+	case PATH_UP:
+		if (!cl->answered_us)
+			connected(cl, "direct", addr);
+		break;
+	case PATH_CHANGED:
+		log_info("the peer's address changed to %s (NAT rebinding); following it", addr);
+		break;
+	case PATH_FAILED:
+		ev_error("no direct path to %s could be opened (%s)", cl->peer, reason);
+		end_call(cl, "network", EXIT_NETWORK);
+		break;
+	case PATH_LOST:
+		ev_error("the path to %s was lost (%s)", cl->peer, reason);
+		end_call(cl, "network", EXIT_NETWORK);
+		break;
+	}
+}
+
+/* Creates this call's path with our fresh credentials and candidates. */
+static int open_path(struct client *cl, bool controlling)
+{
+	static const struct path_cbs cbs = { on_path };
+	path_random_token(cl->ufrag, 8);
+	path_random_token(cl->pwd, 24);
+	gather_candidates(cl);
+	struct path_config pc = { .controlling = controlling, .local_ufrag = cl->ufrag, .local_pwd = cl->pwd };
+	int rc = path_new(&cl->path, cl->base, cl->udp, &pc, &cbs, cl);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < cl->n_local; i++)
+		path_add_local(cl->path, cl->local_cands[i]);
+	return 0;
+}
+
+/* Keeps what the peer offered in its INVITE or ACCEPT. */
+static void store_offer(struct client *cl, const struct sig_msg *m)
+{
+	const char *ufrag = sig_msg_get(m, "ufrag"), *pwd = sig_msg_get(m, "pwd"), *cand;
+	snprintf(cl->remote_ufrag, sizeof(cl->remote_ufrag), "%s", ufrag ? ufrag : "");
+	snprintf(cl->remote_pwd, sizeof(cl->remote_pwd), "%s", pwd ? pwd : "");
+	size_t pos = 0;
+	cl->n_remote = 0;
+	while ((cand = sig_msg_next(m, "cand", &pos)) && cl->n_remote < MAX_CANDS)
+		if (strlen(cand) < 64)
+			snprintf(cl->remote_cands[cl->n_remote++], 64, "%s", cand);
+}
+
+/* The call was answered: start the checks with what the peer offered, or,
+ * if it offered no credentials (a plain signalling client), call the call
+ * connected without a media path. */
+static void start_path(struct client *cl)
+{
+	cl->cstate = C_ANSWERED;
+	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
+	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
+		connected(cl, NULL, cl->peer_seen);
+		return;
+	}
+	for (size_t i = 0; i < cl->n_remote; i++)
+		if (path_add_remote(cl->path, cl->remote_cands[i]) < 0)
+			log_debug("ignoring candidate `%s'", cl->remote_cands[i]);
+	if (path_start(cl->path) < 0) {
+		ev_error("cannot start connectivity checks");
+		end_call(cl, "network", EXIT_NETWORK);
+	}
+}
+
 static void answer(struct client *cl)
 {
 	struct sig_writer w;
 	sig_writer_init(&w, "ACCEPT");
 	sig_writer_addf(&w, "call", "%llu", cl->call_id);
-	add_candidates(cl, &w);
+	add_media_fields(cl, &w);
 	send_msg(cl, &w);
-	connected(cl);
+	stdin_watch(cl, false);
+	start_path(cl);
 }
 
 static void place_call(struct client *cl)
@@ -227,10 +333,14 @@ static void place_call(struct client *cl)
 	cl->cstate = C_INVITING;
 	cl->call_start_us = clock_now_us();
 	snprintf(cl->peer, sizeof(cl->peer), "%s", cl->cli->peer);
+	if (open_path(cl, true) < 0) {
+		ev_error("out of memory");
+		return finish(cl, EXIT_ERROR);
+	}
 	struct sig_writer w;
 	sig_writer_init(&w, "INVITE");
 	sig_writer_add(&w, "to", cl->peer);
-	add_candidates(cl, &w);
+	add_media_fields(cl, &w);
 	send_msg(cl, &w);
 	ev_calling(cl->peer);
 }
@@ -294,6 +404,9 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
 		if (n < 0)
 			return;
+		netaddr_unmap(&from, &fromlen);
+		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
+			continue;
 		struct sockaddr_storage mapped;
 		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server) ||
 		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
@@ -417,6 +530,12 @@ static void on_incoming(struct client *cl, const struct sig_msg *m)
 	cl->call_start_us = clock_now_us();
 	snprintf(cl->peer, sizeof(cl->peer), "%s", from);
 	snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", sig_msg_get(m, "seen") ? sig_msg_get(m, "seen") : "");
+	store_offer(cl, m);
+	if (open_path(cl, false) < 0) {
+		send_call_verb(cl, "REJECT", NULL);
+		cl->cstate = C_IDLE;
+		return;
+	}
 	ev_incoming(cl->peer, id, cl->cli->auto_answer);
 	send_call_verb(cl, "RINGING", NULL);
 	if (cl->cli->auto_answer)
@@ -462,7 +581,8 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 	if (strcmp(v, "ACCEPTED") == 0 && is_our_call(cl, m) && cl->cstate == C_INVITING) {
 		const char *seen = sig_msg_get(m, "seen");
 		snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", seen ? seen : "");
-		return connected(cl);
+		store_offer(cl, m);
+		return start_path(cl);
 	}
 	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
 		return on_ended(cl, m);

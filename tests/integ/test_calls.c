@@ -60,26 +60,31 @@ static void waiting(struct proc *p, const char *name, const char *const *extra)
 START_TEST(answered_and_hung_up)
 {
 	struct proc bob, alice;
+	char bob_mapped[64], alice_mapped[64];
 	start_server(NULL);
 	waiting(&bob, "bob", (const char *[]){ "--auto-answer", "--once", NULL });
 	ck_assert_str_eq(json_field(line, "name", field, sizeof(field)), "bob");
-	ck_assert_str_eq(json_field(line, "mapped", field, sizeof(field)) + 0, field);
-	ck_assert_msg(strncmp(field, "127.0.0.1:", 10) == 0, "mapped address: %s", line);
+	json_field(line, "mapped", bob_mapped, sizeof(bob_mapped));
+	ck_assert_msg(strncmp(bob_mapped, "127.0.0.1:", 10) == 0, "mapped address: %s", line);
 
 	client(&alice, "alice", "bob", (const char *[]){ "--duration", "0.5", NULL });
 	expect_event(&alice, "registered");
+	json_field(line, "mapped", alice_mapped, sizeof(alice_mapped));
 	expect_event(&alice, "calling");
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "bob");
 	expect_event(&alice, "ringing");
 	expect_event(&alice, "connected");
-	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)) + 0, field);
-	ck_assert_msg(strncmp(field, "127.0.0.1:", 10) == 0, "%s", line);
+	/* Checks crossed on a direct path, to bob's media socket. */
+	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "direct");
+	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), bob_mapped);
 	expect_ended(&alice, "hangup", EXIT_OK);
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "bob");
 
 	expect_event(&bob, "incoming");
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "alice");
 	expect_event(&bob, "connected");
+	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "direct");
+	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), alice_mapped);
 	expect_ended(&bob, "peer-hangup", EXIT_OK);
 	proc_stop(&alice);
 	proc_stop(&bob);
