@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int closed[N] = { 0 };
 	struct sb *sb;
 	struct sb_config cfg = { .ring_timeout_us = 1000, .register_timeout_us = 5000 };
-	struct sb_ops ops = { on_send, on_close };
+	struct sb_ops ops = { .send = on_send, .close = on_close };
 	if (sb_new(&sb, &cfg, &ops, closed) < 0)
 		return 0;
 	struct sb_conn *c[N];

@@ -27,6 +27,10 @@ struct sb_ops {
 	 * already released the connection's name and calls; the I/O layer
 	 * must call sb_conn_close() later, never from inside this callback. */
 	void (*close)(void *ctx, void *io);
+	/* Optional: a relay for an answered call. Fills the two parties'
+	 * tokens as 16 hex digits + NUL; 0 or -errno (then no relay). */
+	int (*relay_alloc)(void *ctx, unsigned long long call_id, char caller_tok[17], char callee_tok[17]);
+	void (*relay_release)(void *ctx, unsigned long long call_id);
 };
 
 struct sb_stats {

@@ -18,6 +18,8 @@ struct sb_call {
 	unsigned long long id;
 	struct sb_conn *caller, *callee;
 	enum call_state state;
+	bool private;  /* a party asked that addresses not be revealed */
+	bool relayed;  /* a relay is allocated */
 	uint64_t ring_deadline;
 	struct list ringing; /* in sb->ring_queue while unanswered */
 };
@@ -157,15 +159,24 @@ static void forward_fields(struct sig_writer *w, const struct sig_msg *m)
 {
 	for (size_t i = 0; i < m->nfields; i++) {
 		const char *k = m->f[i].key;
-		if (strcmp(k, "call") && strcmp(k, "to") && strcmp(k, "from") && strcmp(k, "seen"))
+		if (strcmp(k, "call") && strcmp(k, "to") && strcmp(k, "from") && strcmp(k, "seen") &&
+		    strcmp(k, "relay"))
 			sig_writer_add(w, k, m->f[i].val);
 	}
+}
+
+static bool wants_private(const struct sig_msg *m)
+{
+	const char *v = sig_msg_get(m, "private");
+	return v && strcmp(v, "1") == 0;
 }
 
 /* --- calls --- */
 
 static void free_call(struct sb *sb, struct sb_call *call)
 {
+	if (call->relayed && sb->ops.relay_release)
+		sb->ops.relay_release(sb->ctx, call->id);
 	if (list_linked(&call->ringing))
 		list_del(&call->ringing);
 	if (call->caller)
@@ -323,6 +334,7 @@ static void cmd_invite(struct sb *sb, struct sb_conn *c, const struct sig_msg *m
 	call->caller = c;
 	call->callee = callee;
 	call->state = CALL_INVITED;
+	call->private = wants_private(m);
 	call->ring_deadline = now + sb->cfg.ring_timeout_us;
 	list_add_tail(&sb->ring_queue, &call->ringing);
 	c->call = callee->call = call;
@@ -339,7 +351,8 @@ static void cmd_invite(struct sb *sb, struct sb_conn *c, const struct sig_msg *m
 	sig_writer_init(&w, "INCOMING");
 	sig_writer_addf(&w, "call", "%llu", call->id);
 	sig_writer_add(&w, "from", c->name);
-	sig_writer_add(&w, "seen", c->seen);
+	if (!call->private)
+		sig_writer_add(&w, "seen", c->seen);
 	forward_fields(&w, m);
 	send_line(sb, callee, &w);
 }
@@ -376,11 +389,21 @@ static void cmd_call_update(struct sb *sb, struct sb_conn *c, const struct sig_m
 		if (!is_callee || answered)
 			return send_err(sb, c, v, 409, "bad-state");
 		call->state = CALL_ANSWERED;
+		call->private |= wants_private(m);
 		list_del(&call->ringing);
-		send_ok(sb, c, v, call->id);
+		char tok_caller[17], tok_callee[17];
+		call->relayed = sb->ops.relay_alloc &&
+				sb->ops.relay_alloc(sb->ctx, call->id, tok_caller, tok_callee) == 0;
+		sig_writer_init(&w, "OK");
+		sig_writer_add(&w, "re", v);
+		sig_writer_addf(&w, "call", "%llu", call->id);
+		sig_writer_add(&w, "relay", call->relayed ? tok_callee : NULL);
+		send_line(sb, c, &w);
 		sig_writer_init(&w, "ACCEPTED");
 		sig_writer_addf(&w, "call", "%llu", call->id);
-		sig_writer_add(&w, "seen", c->seen);
+		if (!call->private)
+			sig_writer_add(&w, "seen", c->seen);
+		sig_writer_add(&w, "relay", call->relayed ? tok_caller : NULL);
 		forward_fields(&w, m);
 		send_line(sb, call->caller, &w);
 	} else if (strcmp(v, "REJECT") == 0) {

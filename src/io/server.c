@@ -8,6 +8,7 @@
 #include "p2pcall/list.h"
 #include "p2pcall/log.h"
 #include "p2pcall/netaddr.h"
+#include "p2pcall/relay.h"
 #include "p2pcall/stun_responder.h"
 #include "p2pcall/switchboard.h"
 
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* A peer that stops reading while we queue replies is dropped, not
@@ -35,6 +37,7 @@ struct server {
 	evutil_socket_t udp;
 	struct event *udp_ev, *timer, *sigint, *sigterm;
 	struct sb *sb;
+	struct relay *relay;
 	uint64_t armed; /* deadline the timer is set for */
 	struct timeval idle_timeout;
 	uint64_t stun_answered, stun_dropped;
@@ -113,6 +116,28 @@ static void sb_send(void *ctx, void *io, const char *line, size_t len)
 
 static void sb_close(void *ctx, void *io) { conn_close_later(io); }
 
+static void tok_hex(const uint8_t *t, char out[17])
+{
+	for (int i = 0; i < RELAY_TOKEN_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", t[i]);
+}
+
+static int sb_relay_alloc(void *ctx, unsigned long long id, char a[17], char b[17])
+{
+	struct server *srv = ctx;
+	uint8_t t[2][RELAY_TOKEN_LEN];
+	if (getrandom(t, sizeof(t), 0) != (ssize_t)sizeof(t))
+		return -EIO;
+	int rc = relay_alloc(srv->relay, id, t[0], t[1]);
+	if (rc < 0)
+		return rc;
+	tok_hex(t[0], a);
+	tok_hex(t[1], b);
+	return 0;
+}
+
+static void sb_relay_release(void *ctx, unsigned long long id) { relay_release(((struct server *)ctx)->relay, id); }
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -188,6 +213,26 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("accept: %s", strerror(errno));
 }
 
+/* Sends to DEST (a plain IPv4 or IPv6 address) from the UDP socket, which
+ * may be dual-stack: then IPv4 destinations need the mapped form. */
+static void send_to(int fd, const uint8_t *buf, size_t n, const struct sockaddr_storage *dest)
+{
+	struct sockaddr_storage d = *dest;
+	struct sockaddr_storage self;
+	socklen_t selflen = sizeof(self);
+	getsockname(fd, (struct sockaddr *)&self, &selflen);
+	socklen_t len = netaddr_len((struct sockaddr *)&d);
+	if (self.ss_family == AF_INET6 && d.ss_family == AF_INET) {
+		struct sockaddr_in6 m = { .sin6_family = AF_INET6,
+					  .sin6_port = ((struct sockaddr_in *)&d)->sin_port };
+		m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m.sin6_addr.s6_addr[12], &((struct sockaddr_in *)&d)->sin_addr, 4);
+		memcpy(&d, &m, sizeof(m));
+		len = sizeof(m);
+	}
+	sendto(fd, buf, n, 0, (struct sockaddr *)&d, len);
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -202,6 +247,14 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		struct sockaddr_storage mapped = from;
 		socklen_t mappedlen = fromlen;
 		netaddr_unmap(&mapped, &mappedlen);
+		if (relay_is_frame(in, (size_t)n)) {
+			struct sockaddr_storage dest;
+			size_t m = relay_handle(srv->relay, clock_now_us(), (struct sockaddr *)&mapped, in,
+						(size_t)n, out, &dest);
+			if (m > 0)
+				send_to(fd, out, m, &dest);
+			continue;
+		}
 		ssize_t r = stun_responder_handle(in, (size_t)n, (struct sockaddr *)&mapped, mappedlen,
 						  out, sizeof(out), "p2pcall/" P2PCALL_VERSION);
 		if (r <= 0) {
@@ -314,12 +367,13 @@ int server_run(const struct server_opts *opts)
 		.ring_timeout_us = (uint64_t)opts->ring_timeout_s * 1000000u,
 		.register_timeout_us = (uint64_t)opts->register_timeout_s * 1000000u,
 	};
-	static const struct sb_ops ops = { sb_send, sb_close };
+	static const struct sb_ops ops = { .send = sb_send, .close = sb_close,
+					   .relay_alloc = sb_relay_alloc, .relay_release = sb_relay_release };
 	signal(SIGPIPE, SIG_IGN);
 
 	srv.base = event_base_new();
 	srv.udp = udp;
-	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0)
+	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 || relay_new(&srv.relay, NULL) < 0)
 		goto out;
 	srv.listener = evconnlistener_new(srv.base, on_accept, &srv, LEV_OPT_CLOSE_ON_FREE, -1, tcp);
 	if (!srv.listener)
@@ -346,11 +400,15 @@ int server_run(const struct server_opts *opts)
 	event_base_dispatch(srv.base);
 
 	const struct sb_stats *st = sb_stats(srv.sb);
+	const struct relay_stats *rs = relay_stats(srv.relay);
 	log_info("served %llu calls; %llu malformed lines, %llu overlong, %llu register timeouts; "
-		 "STUN: %llu answered, %llu dropped",
+		 "STUN: %llu answered, %llu dropped; relay: %llu calls, %llu packets forwarded, "
+		 "%llu dropped (bad token), %llu dropped (rate)",
 		 (unsigned long long)st->calls_total, (unsigned long long)st->malformed,
 		 (unsigned long long)st->overlong, (unsigned long long)st->register_timeouts,
-		 (unsigned long long)srv.stun_answered, (unsigned long long)srv.stun_dropped);
+		 (unsigned long long)srv.stun_answered, (unsigned long long)srv.stun_dropped,
+		 (unsigned long long)rs->allocations, (unsigned long long)rs->forwarded,
+		 (unsigned long long)rs->dropped_bad_token, (unsigned long long)rs->dropped_rate);
 	status = 0;
 out:
 	if (status)
@@ -362,6 +420,7 @@ out:
 		free(c);
 	}
 	sb_free(srv.sb); /* frees the connections' protocol state */
+	relay_free(srv.relay);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (tcp >= 0)

@@ -33,7 +33,27 @@ static void on_send(void *ctx, void *io, const char *line, size_t len)
 
 static void on_close(void *ctx, void *io) { F.closed[(int)(intptr_t)io] = 1; }
 
-static const struct sb_ops ops = { on_send, on_close };
+static int relay_allocs, relay_releases;
+static unsigned long long relay_last;
+
+static int fake_alloc(void *ctx, unsigned long long id, char a[17], char b[17])
+{
+	relay_allocs++;
+	relay_last = id;
+	memcpy(a, "aaaaaaaaaaaaaaaa", 17);
+	memcpy(b, "bbbbbbbbbbbbbbbb", 17);
+	return 0;
+}
+
+static void fake_release(void *ctx, unsigned long long id)
+{
+	ck_assert_uint_eq(id, relay_last);
+	relay_releases++;
+}
+
+static const struct sb_ops ops = { .send = on_send, .close = on_close };
+static const struct sb_ops relay_ops = { .send = on_send, .close = on_close,
+					 .relay_alloc = fake_alloc, .relay_release = fake_release };
 
 static void setup(void)
 {
@@ -44,6 +64,15 @@ static void setup(void)
 }
 
 static void teardown(void) { sb_free(F.sb); }
+
+static void setup_relay(void)
+{
+	setup();
+	sb_free(F.sb);
+	relay_allocs = relay_releases = 0;
+	struct sb_config cfg = { .agent = "test/1", .keepalive_s = 5 };
+	ck_assert_int_eq(sb_new(&F.sb, &cfg, &relay_ops, NULL), 0);
+}
 
 static void open_conn(int i)
 {
@@ -354,6 +383,51 @@ START_TEST(quit)
 }
 END_TEST
 
+START_TEST(relay_tokens_and_release)
+{
+	invite();
+	say(1, "ACCEPT call=1 ufrag=x relay=forged\n");
+	expect(1, "OK re=ACCEPT call=1 relay=bbbbbbbbbbbbbbbb");
+	/* the callee's own relay= field is not forwarded: only the server's */
+	expect(0, "ACCEPTED call=1 seen=198.51.100.1:40001 relay=aaaaaaaaaaaaaaaa ufrag=x");
+	ck_assert_int_eq(relay_allocs, 1);
+	ck_assert_int_eq(relay_releases, 0);
+	say(0, "HANGUP call=1\n");
+	ck_assert_int_eq(relay_releases, 1);
+}
+END_TEST
+
+START_TEST(relay_released_when_party_vanishes)
+{
+	invite();
+	say(1, "ACCEPT call=1\n");
+	sb_conn_close(F.sb, F.conn[0], F.now);
+	ck_assert_int_eq(relay_releases, 1);
+}
+END_TEST
+
+START_TEST(private_hides_addresses)
+{
+	registered(0, "alice");
+	registered(1, "bob");
+	say(0, "INVITE to=bob private=1\n");
+	next(0);
+	expect(1, "INCOMING call=1 from=alice private=1");
+	say(1, "ACCEPT call=1\n");
+	next(1);
+	expect(0, "ACCEPTED call=1 relay=aaaaaaaaaaaaaaaa");
+}
+END_TEST
+
+START_TEST(private_callee)
+{
+	invite();
+	say(1, "ACCEPT call=1 private=1\n");
+	next(1);
+	expect(0, "ACCEPTED call=1 relay=aaaaaaaaaaaaaaaa private=1");
+}
+END_TEST
+
 Suite *switchboard_suite(void)
 {
 	Suite *s = suite_create("switchboard");
@@ -375,6 +449,13 @@ Suite *switchboard_suite(void)
 	tcase_add_test(c, no_answer_timeout);
 	tcase_add_test(c, peer_gone_mid_call);
 	tcase_add_test(c, wrong_party_and_state);
+	suite_add_tcase(s, c);
+	c = tcase_create("relay");
+	tcase_add_checked_fixture(c, setup_relay, teardown);
+	tcase_add_test(c, relay_tokens_and_release);
+	tcase_add_test(c, relay_released_when_party_vanishes);
+	tcase_add_test(c, private_hides_addresses);
+	tcase_add_test(c, private_callee);
 	suite_add_tcase(s, c);
 	c = tcase_create("bad input");
 	tcase_add_checked_fixture(c, setup, teardown);
