@@ -23,6 +23,8 @@ enum exit_status {
 	EXIT_CANCELLED = 10,  /* we hung up before the answer */
 };
 
+enum relay_mode { RELAY_AUTO, RELAY_NEVER, RELAY_ALWAYS };
+
 struct cli {
 	bool serve, help, version;
 	int verbosity;             /* -1 quiet, 0 normal, 1+ verbose */
@@ -32,6 +34,7 @@ struct cli {
 	/* client */
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */
+	enum relay_mode relay;
 	char name[40];
 	struct endpoint server;
 	char peer[40];             /* empty: wait for calls */

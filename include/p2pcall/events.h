@@ -14,6 +14,8 @@ void ev_incoming(const char *peer, unsigned long long call, bool will_answer);
 void ev_ringing(const char *peer);
 /* PATH is "direct" or "relay", or NULL while no media path is set up. */
 void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms);
+/* The media path changed during the call (relay -> direct, or back). */
+void ev_path(const char *path, const char *remote);
 void ev_ended(const char *peer, const char *reason, double duration_s, int status);
 void ev_disconnected(const char *why, double retry_in_s);
 void ev_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,7 @@ const char cli_usage[] =
 	"  --once                wait for one call only; exit with its status\n"
 	"  --duration SECONDS    hang up after this long connected\n"
 	"  --json                one JSON object per line on stdout for each event\n"
+	"  --relay MODE          auto (relay if no direct path), never, always\n"
 	"server options:\n"
 	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
 	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
@@ -36,7 +37,7 @@ const char cli_usage[] =
 
 enum {
 	OPT_SERVE = 256, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
-	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION,
+	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY,
 };
 
 static const struct option options[] = {
@@ -49,6 +50,7 @@ static const struct option options[] = {
 	{ "auto-answer", no_argument, NULL, OPT_AUTO_ANSWER },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "relay", required_argument, NULL, OPT_RELAY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -98,7 +100,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 	memset(c, 0, sizeof(*c));
 	optind = 0; /* reset getopt: tests parse several command lines */
 	opterr = 0;
-	bool server_opt = false;
+	bool server_opt = false, client_opt = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, ":vqhV", options, NULL)) != -1) {
 		int rc = 0;
@@ -123,6 +125,17 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 		case OPT_DURATION:
 			rc = seconds("--duration", optarg, 1e6, &c->duration_s, err, n);
 			break;
+		case OPT_RELAY:
+			if (strcmp(optarg, "auto") == 0)
+				c->relay = RELAY_AUTO;
+			else if (strcmp(optarg, "never") == 0)
+				c->relay = RELAY_NEVER;
+			else if (strcmp(optarg, "always") == 0)
+				c->relay = RELAY_ALWAYS;
+			else
+				rc = fail(err, n, "--relay: `%s' is not auto, never or always", optarg);
+			client_opt = true;
+			break;
 		case 'v': c->verbosity++; break;
 		case 'q': c->verbosity = -1; break;
 		case 'h': c->help = true; return 0;
@@ -139,9 +152,9 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 	if (c->serve) {
 		if (rest > 0)
 			return fail(err, n, "--serve takes no NAME@HOST or PEER (got `%s')", argv[optind]);
-		if (client_only_used(c))
-			return fail(err, n, "--json, --auto-answer, --once and --duration are client options, "
-				    "not for --serve");
+		if (client_only_used(c) || client_opt)
+			return fail(err, n, "--json, --auto-answer, --once, --duration and --relay are client "
+				    "options, not for --serve");
 		return 0;
 	}
 	if (server_opt)

@@ -13,6 +13,7 @@
 #include "p2pcall/log.h"
 #include "p2pcall/netaddr.h"
 #include "p2pcall/path.h"
+#include "p2pcall/relay.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/sig_parser.h"
 #include "p2pcall/stun.h"
@@ -35,6 +36,12 @@ enum call_state { C_IDLE, C_INVITING, C_ALERTING, C_ANSWERED };
 
 #define STUN_TRIES 5          /* at 0, 0.25, 0.75, 1.75, 3.75 s */
 #define MAX_CANDS 16
+/* auto: the relay is used when no direct path is up this long after the
+ * answer (goal: relayed audio within 1.5 s); a call with no path at all
+ * after SETUP_LIMIT ends with reason network. */
+#define RELAY_FALLBACK_US 1000000
+#define SETUP_LIMIT_S 12
+static const uint8_t PROBE[] = "p2pcall-relay-probe";
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 
@@ -81,6 +88,13 @@ struct client {
 	char remote_ufrag[65], remote_pwd[129]; /* empty: peer offered none */
 	char remote_cands[MAX_CANDS][64];
 	size_t n_remote;
+	const char *via;          /* "direct", "relay", or NULL before connected */
+
+	/* the relay at the server: our token, and how far it got */
+	uint8_t relay_tok[RELAY_TOKEN_LEN];
+	bool has_relay, relay_bound, relay_heard_peer, fallback_due;
+	uint64_t relay_started_us;
+	struct event *relay_timer, *fallback_timer, *setup_timer;
 
 	/* leaving */
 	struct event *sigint, *sigterm, *exit_timer;
@@ -176,6 +190,12 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 {
 	sig_writer_add(w, "ufrag", cl->ufrag);
 	sig_writer_add(w, "pwd", cl->pwd);
+	if (cl->cli->relay == RELAY_ALWAYS) {
+		/* Reveal nothing: no candidates, and the server keeps our
+		 * observed address to itself. */
+		sig_writer_add(w, "private", "1");
+		return;
+	}
 	for (size_t i = 0; i < cl->n_local; i++)
 		sig_writer_add(w, "cand", cl->local_cands[i]);
 }
@@ -196,6 +216,11 @@ static void end_call(struct client *cl, const char *reason, int status)
 	path_free(cl->path);
 	cl->path = NULL;
 	cl->answered_us = 0;
+	cl->via = NULL;
+	cl->has_relay = cl->relay_bound = cl->relay_heard_peer = cl->fallback_due = false;
+	event_del(cl->relay_timer);
+	event_del(cl->fallback_timer);
+	event_del(cl->setup_timer);
 	ev_ended(cl->peer, reason, dur, status);
 	cl->cstate = C_IDLE;
 	cl->call_id = 0;
@@ -209,6 +234,8 @@ static void end_call(struct client *cl, const char *reason, int status)
  * offered no media credentials (a plain signalling client). */
 static void connected(struct client *cl, const char *path, const char *remote)
 {
+	cl->via = path;
+	event_del(cl->setup_timer);
 	cl->cstate = C_ANSWERED;
 	cl->answered_us = clock_now_us();
 	stdin_watch(cl, false);
@@ -242,6 +269,100 @@ static void hang_up(struct client *cl)
 	}
 }
 
+/* --- the relay --- */
+
+static void relay_send(struct client *cl, const uint8_t *payload, size_t n)
+{
+	uint8_t buf[RELAY_HDR + RELAY_TOKEN_LEN + 1500];
+	if (n > 1500)
+		return;
+	buf[0] = RELAY_TO_SERVER;
+	buf[1] = buf[2] = buf[3] = 0;
+	memcpy(buf + RELAY_HDR, cl->relay_tok, RELAY_TOKEN_LEN);
+	memcpy(buf + RELAY_HDR + RELAY_TOKEN_LEN, payload, n);
+	sendto(cl->udp, buf, RELAY_HDR + RELAY_TOKEN_LEN + n, 0, (struct sockaddr *)&cl->server, cl->server_len);
+}
+
+/* Uses the relay once it carries the peer's packets, if the mode asks for
+ * it now: always at once; auto once the fallback is due (no direct path
+ * in time, or checks failed). */
+static void maybe_use_relay(struct client *cl)
+{
+	if (cl->via || !cl->relay_heard_peer || cl->cstate != C_ANSWERED)
+		return;
+	if (cl->cli->relay == RELAY_ALWAYS || (cl->cli->relay == RELAY_AUTO && cl->fallback_due))
+		connected(cl, "relay", cl->server_str);
+}
+
+/* Binds to the relay and probes through it until the peer's probe comes
+ * back; then keeps the binding (and the NAT mapping) alive. */
+static void on_relay_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (!cl->relay_bound)
+		relay_send(cl, NULL, 0);
+	else
+		relay_send(cl, PROBE, sizeof(PROBE) - 1);
+	/* Probing continues a few seconds after the peer was heard, so the
+	 * peer hears us too even if our first probes found it unbound. */
+	bool settling = !cl->relay_heard_peer || clock_now_us() - cl->relay_started_us < 5000000;
+	struct timeval tv = { settling ? 0 : 10, settling ? 200000 : 0 };
+	event_add(cl->relay_timer, &tv);
+}
+
+static void relay_start(struct client *cl, const char *tok_hex)
+{
+	if (cl->cli->relay == RELAY_NEVER || !tok_hex || strlen(tok_hex) != 2 * RELAY_TOKEN_LEN)
+		return;
+	for (int i = 0; i < RELAY_TOKEN_LEN; i++) {
+		unsigned v;
+		if (sscanf(tok_hex + 2 * i, "%2x", &v) != 1)
+			return;
+		cl->relay_tok[i] = (uint8_t)v;
+	}
+	cl->has_relay = true;
+	cl->relay_started_us = clock_now_us();
+	event_active(cl->relay_timer, EV_TIMEOUT, 0);
+}
+
+/* A datagram from the server that is a relay frame. */
+static void relay_input(struct client *cl, const uint8_t *buf, size_t n)
+{
+	if (!cl->has_relay || n < RELAY_HDR)
+		return;
+	if (buf[0] == RELAY_BOUND && n >= RELAY_HDR + RELAY_TOKEN_LEN &&
+	    memcmp(buf + RELAY_HDR, cl->relay_tok, RELAY_TOKEN_LEN) == 0) {
+		cl->relay_bound = true;
+		return;
+	}
+	if (buf[0] != RELAY_FROM_PEER)
+		return;
+	const uint8_t *payload = buf + RELAY_HDR;
+	size_t len = n - RELAY_HDR;
+	if (len == sizeof(PROBE) - 1 && memcmp(payload, PROBE, len) == 0 && !cl->relay_heard_peer) {
+		cl->relay_heard_peer = true;
+		log_debug("relay: the peer's probe arrived through %s", cl->server_str);
+		maybe_use_relay(cl);
+	}
+}
+
+static void on_fallback(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	cl->fallback_due = true;
+	maybe_use_relay(cl);
+}
+
+static void on_setup_limit(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->via)
+		return;
+	ev_error("no path to %s could be opened within %d s%s", cl->peer, SETUP_LIMIT_S,
+		 cl->cli->relay == RELAY_NEVER ? " (the relay is off: --relay never)" : "");
+	end_call(cl, "network", EXIT_NETWORK);
+}
+
 static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason)
 {
 	struct client *cl = ctx;
@@ -250,18 +371,38 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 		netaddr_str(remote, addr, sizeof(addr));
 	switch (ev) {
 	case PATH_UP:
-		if (!cl->answered_us)
+		if (!cl->via) {
 			connected(cl, "direct", addr);
+		} else if (strcmp(cl->via, "relay") == 0) {
+			/* The hole opened after all: leave the relay. */
+			cl->via = "direct";
+			ev_path("direct", addr);
+		}
 		break;
 	case PATH_CHANGED:
 		log_info("the peer's address changed to %s (NAT rebinding); following it", addr);
+		if (cl->via && strcmp(cl->via, "direct") == 0)
+			ev_path("direct", addr);
 		break;
 	case PATH_FAILED:
-		ev_error("no direct path to %s could be opened (%s)", cl->peer, reason);
-		end_call(cl, "network", EXIT_NETWORK);
-		break;
 	case PATH_LOST:
-		ev_error("the path to %s was lost (%s)", cl->peer, reason);
+		if (cl->cli->relay == RELAY_AUTO && cl->has_relay) {
+			log_info("no direct path to %s (%s); using the relay", cl->peer, reason);
+			cl->fallback_due = true;
+			if (cl->via && strcmp(cl->via, "direct") == 0) {
+				cl->via = NULL; /* connected() below reports the relay */
+				if (cl->relay_heard_peer) {
+					cl->via = "relay";
+					ev_path("relay", cl->server_str);
+				}
+			}
+			maybe_use_relay(cl);
+			break;
+		}
+		if (ev == PATH_FAILED && cl->via)
+			break;
+		ev_error("%s to %s (%s)", ev == PATH_FAILED ? "no direct path could be opened" : "the path was lost",
+			 cl->peer, reason);
 		end_call(cl, "network", EXIT_NETWORK);
 		break;
 	}
@@ -299,7 +440,7 @@ static void store_offer(struct client *cl, const struct sig_msg *m)
 /* The call was answered: start the checks with what the peer offered, or,
  * if it offered no credentials (a plain signalling client), call the call
  * connected without a media path. */
-static void start_path(struct client *cl)
+static void start_path(struct client *cl, const char *relay_tok)
 {
 	cl->cstate = C_ANSWERED;
 	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
@@ -307,6 +448,18 @@ static void start_path(struct client *cl)
 		connected(cl, NULL, cl->peer_seen);
 		return;
 	}
+	struct timeval limit = { SETUP_LIMIT_S, 0 }, fallback = { 0, RELAY_FALLBACK_US };
+	event_add(cl->setup_timer, &limit);
+	relay_start(cl, relay_tok);
+	if (cl->cli->relay == RELAY_ALWAYS) {
+		if (!cl->has_relay && relay_tok) {
+			ev_error("the server offered no usable relay, and --relay always forbids a direct path");
+			end_call(cl, "network", EXIT_NETWORK);
+		}
+		return; /* no checks: the peers never learn each other's address */
+	}
+	if (cl->cli->relay == RELAY_AUTO)
+		event_add(cl->fallback_timer, &fallback);
 	for (size_t i = 0; i < cl->n_remote; i++)
 		if (path_add_remote(cl->path, cl->remote_cands[i]) < 0)
 			log_debug("ignoring candidate `%s'", cl->remote_cands[i]);
@@ -324,7 +477,8 @@ static void answer(struct client *cl)
 	add_media_fields(cl, &w);
 	send_msg(cl, &w);
 	stdin_watch(cl, false);
-	start_path(cl);
+	/* Our relay token comes with the server's OK to this ACCEPT. */
+	start_path(cl, NULL);
 }
 
 static void place_call(struct client *cl)
@@ -407,6 +561,11 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		netaddr_unmap(&from, &fromlen);
 		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
 			continue;
+		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);
+		if (from_server && n >= RELAY_HDR && (buf[0] == RELAY_FROM_PEER || buf[0] == RELAY_BOUND)) {
+			relay_input(cl, buf, (size_t)n);
+			continue;
+		}
 		struct sockaddr_storage mapped;
 		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server) ||
 		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
@@ -572,6 +731,14 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 			cl->call_id = id;
 		return;
 	}
+	if (ok && re && strcmp(re, "ACCEPT") == 0 && is_our_call(cl, m) && cl->remote_ufrag[0]) {
+		relay_start(cl, sig_msg_get(m, "relay"));
+		if (cl->cli->relay == RELAY_ALWAYS && !cl->has_relay) {
+			ev_error("the server offered no usable relay, and --relay always forbids a direct path");
+			end_call(cl, "network", EXIT_NETWORK);
+		}
+		return;
+	}
 	if (err && re && strcmp(re, "INVITE") == 0 && cl->cstate == C_INVITING && !cl->call_id)
 		return on_invite_error(cl, m);
 	if (strcmp(v, "INCOMING") == 0)
@@ -582,7 +749,7 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 		const char *seen = sig_msg_get(m, "seen");
 		snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", seen ? seen : "");
 		store_offer(cl, m);
-		return start_path(cl);
+		return start_path(cl, sig_msg_get(m, "relay"));
 	}
 	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
 		return on_ended(cl, m);
@@ -788,12 +955,16 @@ int client_run(const struct cli *cli)
 	cl.reconnect_timer = evtimer_new(cl.base, on_reconnect, &cl);
 	cl.duration_timer = evtimer_new(cl.base, on_duration, &cl);
 	cl.exit_timer = evtimer_new(cl.base, on_exit_timer, &cl);
+	cl.relay_timer = evtimer_new(cl.base, on_relay_timer, &cl);
+	cl.fallback_timer = evtimer_new(cl.base, on_fallback, &cl);
+	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
 	cl.sigint = evsignal_new(cl.base, SIGINT, on_signal, &cl);
 	cl.sigterm = evsignal_new(cl.base, SIGTERM, on_signal, &cl);
 	if (!cli->auto_answer && isatty(STDIN_FILENO))
 		cl.stdin_ev = event_new(cl.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &cl);
 	if (!cl.udp_ev || !cl.stun_timer || !cl.keepalive_timer || !cl.reconnect_timer ||
-	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm) {
+	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm || !cl.relay_timer ||
+	    !cl.fallback_timer || !cl.setup_timer) {
 		ev_error("out of memory");
 		goto out;
 	}
@@ -808,7 +979,8 @@ out:
 		bufferevent_free(cl.bev);
 	sig_parser_reset(&cl.parser);
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
-				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev };
+				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,
+				cl.relay_timer, cl.fallback_timer, cl.setup_timer };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -108,6 +108,17 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	emit(&w);
 }
 
+void ev_path(const char *path, const char *remote)
+{
+	if (!as_json)
+		return say("now %s (%s)", path, remote);
+	struct jsonw w;
+	begin(&w, "path");
+	jsonw_str(&w, "path", path);
+	jsonw_str(&w, "remote", remote);
+	emit(&w);
+}
+
 void ev_ended(const char *peer, const char *reason, double duration_s, int status)
 {
 	if (!as_json)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -294,6 +295,59 @@ START_TEST(server_stops_cleanly)
 }
 END_TEST
 
+START_TEST(relay_always_hides_addresses)
+{
+	struct proc bob, alice;
+	char server[64], bob_mapped[64], alice_mapped[64];
+	start_server(NULL);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", S.port);
+	waiting(&bob, "bob", (const char *[]){ "--auto-answer", "--once", "--relay", "always", NULL });
+	json_field(line, "mapped", bob_mapped, sizeof(bob_mapped));
+	client(&alice, "alice", "bob", (const char *[]){ "--relay", "always", "--duration", "0.5", NULL });
+	expect_event(&alice, "registered");
+	json_field(line, "mapped", alice_mapped, sizeof(alice_mapped));
+	expect_event(&alice, "connected");
+	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "relay");
+	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), server);
+	ck_assert_msg(!strstr(line, bob_mapped), "bob's address leaked: %s", line);
+	expect_ended(&alice, "hangup", EXIT_OK);
+
+	/* Everything bob was told, in order: no trace of alice's address. */
+	for (;;) {
+		ck_assert_int_eq(proc_line(&bob, line, sizeof(line), T), 0);
+		ck_assert_msg(!strstr(line, alice_mapped), "alice's address leaked: %s", line);
+		if (strstr(line, "\"connected\"")) {
+			ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "relay");
+			ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), server);
+		}
+		if (strstr(line, "\"ended\""))
+			break;
+	}
+	ck_assert_int_eq(proc_wait(&bob, T), EXIT_OK);
+	proc_stop(&alice);
+	proc_stop(&bob);
+}
+END_TEST
+
+START_TEST(relay_fallback_for_auto_peer)
+{
+	/* alice reveals nothing, so bob (auto) has no candidate to check:
+	 * he must fall back to the relay within the fallback delay. */
+	struct proc bob, alice;
+	start_server(NULL);
+	waiting(&bob, "bob", (const char *[]){ "--auto-answer", "--once", NULL });
+	client(&alice, "alice", "bob", (const char *[]){ "--relay", "always", "--duration", "2", NULL });
+	expect_event(&bob, "connected");
+	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "relay");
+	double setup = atof(json_field(line, "setup_ms", field, sizeof(field)));
+	ck_assert_msg(setup < 1500, "relay fallback took %.0f ms (goal <= 1500)", setup);
+	expect_ended(&bob, "peer-hangup", EXIT_OK);
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_OK);
+	proc_stop(&alice);
+	proc_stop(&bob);
+}
+END_TEST
+
 Suite *calls_suite(void)
 {
 	Suite *s = suite_create("calls");
@@ -309,6 +363,8 @@ Suite *calls_suite(void)
 	tcase_add_test(c, unknown_and_offline_peer);
 	tcase_add_test(c, caller_cancels);
 	tcase_add_test(c, peer_vanishes_mid_call);
+	tcase_add_test(c, relay_always_hides_addresses);
+	tcase_add_test(c, relay_fallback_for_auto_peer);
 	suite_add_tcase(s, c);
 	c = tcase_create("connection");
 	tcase_set_timeout(c, 60);

@@ -32,6 +32,11 @@ START_TEST(client_call)
 	ck_assert_uint_eq(c.server.port, 9000);
 	ck_assert_str_eq(c.peer, "bob");
 	ck_assert(c.duration_s == 2.5);
+	ck_assert_int_eq(c.relay, RELAY_AUTO);
+	ck_assert_int_eq(PARSE("--relay", "always", "a@h", "b"), 0);
+	ck_assert_int_eq(c.relay, RELAY_ALWAYS);
+	ck_assert_int_eq(PARSE("--relay", "never", "a@h", "b"), 0);
+	ck_assert_int_eq(c.relay, RELAY_NEVER);
 }
 END_TEST
 
@@ -82,6 +87,8 @@ START_TEST(errors_name_the_bad_value)
 		{ { "--listen", "x:1", "a@h" }, "--serve" },
 		{ { "--once", "a@h", "bob" }, "`bob'" },
 		{ { "--duration" }, "--duration" },
+		{ { "--relay", "sometimes", "a@h" }, "`sometimes'" },
+		{ { "--serve", "--relay", "never" }, "--relay" },
 		{ { NULL }, "NAME@HOST" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
