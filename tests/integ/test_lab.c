@@ -273,22 +273,21 @@ START_TEST(test_lab_punch_matrix)
 }
 END_TEST
 
-static int whoami_port(const char *p, const char *lport)
+/* The public address:port the server sees for host's socket on lport. */
+static void whoami(const char *p, const char *host, const char *lport, char buf[64])
 {
 	char out[256];
-	ck_assert_int_eq(lab_run(p, "a",
+	ck_assert_int_eq(lab_run(p, host,
 				 (char *const[]){punch, "whoami", "203.0.113.1", RENDEZVOUS_PORT, "--lport",
 						 (char *)lport, NULL},
 				 out, sizeof(out), 10000),
 			 0);
-	const char *m = strstr(out, "mapped 203.0.113.11:");
-	ck_assert_msg(m != NULL, "whoami: %s", out);
-	return atoi(m + strlen("mapped 203.0.113.11:"));
+	ck_assert_msg(sscanf(out, "mapped %63s", buf) == 1, "whoami: %s", out);
 }
 
-/* Flushing a symmetric NAT is a rebinding: the same host socket comes
- * out on a new public port; without a flush the mapping is kept. */
-START_TEST(test_lab_flush_rebinds)
+/* Flushing a symmetric NAT changes the public port of the same host
+ * socket; without a flush the mapping is kept. */
+START_TEST(test_lab_flush_and_rebind)
 {
 	if (lab_skip())
 		return;
@@ -296,17 +295,40 @@ START_TEST(test_lab_flush_rebinds)
 	const char *p = pfx_flush;
 	ck_assert_int_eq(lab_up(p, "symmetric", "port"), 0);
 	pid_t srv = start_rendezvous(p);
-	int first = whoami_port(p, "4000");
-	ck_assert_int_eq(whoami_port(p, "4000"), first);
+	char first[64], now[64];
+	whoami(p, "a", "4000", first);
+	ck_assert_msg(!strncmp(first, "203.0.113.11:", 13), "a seen as %s", first);
+	whoami(p, "a", "4000", now);
+	ck_assert_str_eq(now, first);
 	/* Random ports may collide once in 64k; three tries make a false
 	 * failure vanishingly rare. */
 	int changed = 0;
 	for (int i = 0; i < 3 && !changed; i++) {
 		ck_assert_int_eq(lab_flush(p, "nata"), 0);
-		changed = whoami_port(p, "4000") != first;
+		whoami(p, "a", "4000", now);
+		changed = strcmp(now, first) != 0;
 	}
-	ck_assert_msg(changed, "flush did not change the symmetric mapping of port %d", first);
+	ck_assert_msg(changed, "flush did not change the symmetric mapping %s", first);
 	ck_assert_int_ne(lab_flush(p, "server"), 0);
+
+	/* A port-restricted NAT keeps the port over a flush (it is free), so a
+	 * rebinding moves the address instead, and back. */
+	whoami(p, "b", "4000", first);
+	ck_assert_str_eq(first, "203.0.113.12:4000");
+	ck_assert_int_eq(lab_flush(p, "natb"), 0);
+	whoami(p, "b", "4000", now);
+	ck_assert_str_eq(now, first);
+	char ip[64];
+	ck_assert_int_eq(lab_rebind(p, "natb", ip, sizeof(ip)), 0);
+	ck_assert_str_eq(ip, "203.0.113.22");
+	ck_assert_int_eq(lab_addr(p, "natb", ip, sizeof(ip)), 0);
+	ck_assert_str_eq(ip, "203.0.113.22");
+	whoami(p, "b", "4000", now);
+	ck_assert_str_eq(now, "203.0.113.22:4000");
+	ck_assert_int_eq(lab_rebind(p, "natb", ip, sizeof(ip)), 0);
+	ck_assert_str_eq(ip, "203.0.113.12");
+	whoami(p, "b", "4000", now);
+	ck_assert_str_eq(now, "203.0.113.12:4000");
 	lab_kill(srv);
 	ck_assert_int_eq(lab_down(p), 0);
 }
@@ -394,7 +416,7 @@ Suite *lab_suite(void)
 	tcase_add_test(tc, test_lab_bad_args_leave_nothing);
 	tcase_add_test(tc, test_lab_topology_and_down);
 	tcase_add_test(tc, test_lab_same_nat);
-	tcase_add_test(tc, test_lab_flush_rebinds);
+	tcase_add_test(tc, test_lab_flush_and_rebind);
 	tcase_add_test(tc, test_lab_impairment);
 	tcase_add_test(tc, test_lab_punch_matrix);
 	suite_add_tcase(s, tc);

@@ -308,6 +308,19 @@ int lab_flush(const char *prefix, const char *nat)
 	return script("flush", prefix, nat, NULL, NULL, 0);
 }
 
+int lab_rebind(const char *prefix, const char *nat, char *buf, size_t len)
+{
+	char ip[64];
+	if (!prefix || !nat)
+		return -1;
+	if (script("rebind", prefix, nat, NULL, ip, sizeof(ip)) < 0)
+		return -1;
+	chomp(ip);
+	if (buf && len)
+		snprintf(buf, len, "%s", ip);
+	return 0;
+}
+
 int lab_impair(const char *prefix, int delay_ms, int jitter_ms, double loss_pct)
 {
 	if (!prefix || delay_ms < 0 || jitter_ms < 0 || loss_pct < 0 || loss_pct > 100)

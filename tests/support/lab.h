@@ -60,6 +60,12 @@ int lab_set_nat(const char *prefix, const char *nat, const char *type);
  * rebinding would. 0 or -1. */
 int lab_flush(const char *prefix, const char *nat);
 
+/* A NAT rebinding as peers see it: NAT "nata" or "natb" forgets its
+ * mappings and moves to its other public address (203.0.113.11 <-> .21,
+ * .12 <-> .22), keeping its type. Writes the new address into buf if not
+ * NULL. 0, or -1 (also for a NAT of type none). */
+int lab_rebind(const char *prefix, const char *nat, char *buf, size_t len);
+
 /* Holds every IPv4 packet crossing the WAN router for delay ± jitter ms
  * (uniform) and drops loss_pct % of them, until lab_impair_off(). A new
  * call replaces the old setting. 0 or -1. */
