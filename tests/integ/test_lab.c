@@ -30,7 +30,10 @@ static void lab_setup(void)
 	lab_prefix(pfx_impair, sizeof(pfx_impair), "imp");
 	lab_prefix(pfx_flush, sizeof(pfx_flush), "fl");
 	punch[0] = '\0';
-	if (lab_available(NULL, 0) && lab_tool("punch", punch, sizeof(punch)) < 0)
+	if (!lab_available(NULL, 0))
+		return;
+	lab_gc();
+	if (lab_tool("punch", punch, sizeof(punch)) < 0)
 		punch[0] = '\0'; /* the tests assert on it and say why */
 }
 

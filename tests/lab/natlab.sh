@@ -15,6 +15,7 @@
 #   natlab.sh impair PREFIX [--delay MS] [--jitter MS] [--loss PCT] [--udp-only]
 #   natlab.sh impair PREFIX off
 #   natlab.sh status PREFIX             lists the lab's namespaces
+#   natlab.sh gc                        downs labs "p2pc-PID-..." whose PID is gone
 #   natlab.sh tool punch|impair         builds the C tool, prints its path
 #
 # Every name the lab creates starts with "PREFIX-", so several labs can
@@ -49,7 +50,7 @@ die() {
 }
 
 usage() {
-	sed -n '5,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,21p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -424,6 +425,24 @@ cmd_impair() {
 	} || { impair_stop "$p"; die "iptables NFQUEUE rules failed"; }
 }
 
+# Labs outlive a test runner killed by a timeout or a signal. Prefixes of
+# the form p2pc-PID[-tag] name their owner, so leftovers can be found;
+# other prefixes are never touched.
+cmd_gc() {
+	[ $# -eq 0 ] || usage
+	for f in /var/run/netns/p2pc-*; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		pid=${n#p2pc-}
+		pid=${pid%%-*}
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		! kill -0 "$pid" 2>/dev/null || continue
+		p=${n%-*}
+		echo "natlab: removing lab $p (process $pid is gone)" >&2
+		cmd_down "$p" || true
+	done
+}
+
 cmd_status() {
 	[ $# -eq 1 ] || usage
 	for h in a b nata natb wan; do
@@ -449,6 +468,7 @@ rebind) need_root; cmd_rebind "$@" ;;
 set-nat) need_root; cmd_set_nat "$@" ;;
 impair) need_root; cmd_impair "$@" ;;
 status) cmd_status "$@" ;;
+gc) need_root; cmd_gc "$@" ;;
 tool) [ $# -eq 1 ] || usage; case $1 in punch | impair) build_tool "$1" ;; *) die "no tool \`$1'" ;; esac ;;
 -h | --help | help) usage ;;
 *) echo "natlab: unknown command \`$cmd'" >&2; usage ;;

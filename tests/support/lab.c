@@ -280,6 +280,11 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
+int lab_gc(void)
+{
+	return script("gc", NULL, NULL, NULL, NULL, 0);
+}
+
 int lab_up(const char *prefix, const char *type_a, const char *type_b)
 {
 	if (!prefix || !type_a || !type_b)

@@ -45,6 +45,10 @@ const char *lab_script(void);
  * unchecked fixture (runner process) to share one prefix with teardown. */
 void lab_prefix(char *buf, size_t len, const char *tag);
 
+/* Removes labs named "p2pc-PID-..." whose PID no longer exists (left by
+ * a runner that was killed). 0 or -1. */
+int lab_gc(void);
+
 /* Builds a lab (see natlab.sh up). 0, or -1 with the script's error on
  * stderr; a failed lab_up leaves no namespace behind. */
 int lab_up(const char *prefix, const char *type_a, const char *type_b);
