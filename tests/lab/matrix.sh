@@ -5,7 +5,7 @@
 # asserts the expected matrix; this script is for people.
 set -eu
 LAB=$(cd "$(dirname "$0")" && pwd)/natlab.sh
-P=p2pc-matrix-$$
+P=p2pc-$$-matrix
 opt=${1:-}
 trap '"$LAB" down "$P" >/dev/null 2>&1 || true' EXIT INT TERM
 "$LAB" up "$P" port port >/dev/null

@@ -10,10 +10,12 @@
 #   natlab.sh exec PREFIX HOST CMD...   HOST: a b server nata natb
 #   natlab.sh addr PREFIX HOST          prints the host's IPv4 address
 #   natlab.sh flush PREFIX nata|natb    forgets all NAT mappings (conntrack -F)
+#   natlab.sh rebind PREFIX nata|natb   moves the NAT to its other public address
 #   natlab.sh set-nat PREFIX nata|natb TYPE
 #   natlab.sh impair PREFIX [--delay MS] [--jitter MS] [--loss PCT] [--udp-only]
 #   natlab.sh impair PREFIX off
 #   natlab.sh status PREFIX             lists the lab's namespaces
+#   natlab.sh gc                        downs labs "p2pc-PID-..." whose PID is gone
 #   natlab.sh tool punch|impair         builds the C tool, prints its path
 #
 # Every name the lab creates starts with "PREFIX-", so several labs can
@@ -31,6 +33,9 @@ SERVER_IP=203.0.113.1
 SERVER_IP2=203.0.113.2
 NATA_IP=203.0.113.11
 NATB_IP=203.0.113.12
+# Second public address of each NAT, taken by `rebind`.
+NATA_IP2=203.0.113.21
+NATB_IP2=203.0.113.22
 LANA_NET=198.18.1.0/24
 LANB_NET=198.18.2.0/24
 LANA_GW=198.18.1.1
@@ -45,7 +50,7 @@ die() {
 }
 
 usage() {
-	sed -n '5,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,21p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -86,12 +91,15 @@ check_type() {
 	esac
 }
 
-# The ruleset of one NAT. Linux masquerade is endpoint-independent mapping
-# with address-and-port-dependent filtering (a port-restricted cone); the
-# other types add or change one thing each (testbed.md has the reasoning).
-nat_ruleset() { # TYPE HOST_IP
+# The ruleset of one NAT. Linux source NAT (masquerade, or snat to a fixed
+# address as here, so `rebind` can pick the address) is endpoint-independent
+# mapping with address-and-port-dependent filtering (a port-restricted
+# cone); the other types add or change one thing each (testbed.md has the
+# reasoning).
+nat_ruleset() { # TYPE HOST_IP PUBLIC_IP
 	type=$1
 	host=$2
+	pub=$3
 	echo "table ip natlab {"
 	if [ "$type" = none ]; then
 		# A plain router: the host's own address is public.
@@ -99,16 +107,16 @@ nat_ruleset() { # TYPE HOST_IP
 		echo "}"
 		return
 	fi
-	masq=masquerade
-	[ "$type" = symmetric ] && masq="masquerade random"
+	masq="snat to $pub"
+	[ "$type" = symmetric ] && masq="snat to $pub random"
 	dnat_pre=""
 	seen_upd=""
 	if [ "$type" = restricted ]; then
 		echo "  set seen { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 120s; }"
 		seen_upd="iifname \"lan0\" meta l4proto udp update @seen { ip daddr . udp sport }"
-		dnat_pre="iifname \"wan0\" ip saddr . udp dport @seen dnat to $host"
+		dnat_pre="iifname \"wan0\" ip daddr $pub ip saddr . udp dport @seen dnat to $host"
 	elif [ "$type" = full ]; then
-		dnat_pre="iifname \"wan0\" meta l4proto udp dnat to $host"
+		dnat_pre="iifname \"wan0\" ip daddr $pub meta l4proto udp dnat to $host"
 	fi
 	echo "  chain prerouting { type nat hook prerouting priority dstnat; policy accept; $dnat_pre; }"
 	echo "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname \"wan0\" $masq; }"
@@ -126,14 +134,17 @@ nat_ruleset() { # TYPE HOST_IP
 	echo "}"
 }
 
-apply_nat() { # PREFIX nata|natb TYPE
+apply_nat() { # PREFIX nata|natb TYPE [PUBLIC_IP]
 	ns=$1-$2
-	if [ "$2" = nata ]; then host=$A_IP; else host=$B_IP; fi
+	if [ "$2" = nata ]; then host=$A_IP pub=$NATA_IP; else host=$B_IP pub=$NATB_IP; fi
+	[ -f "$STATE_ROOT/$1/pub-$2" ] && pub=$(cat "$STATE_ROOT/$1/pub-$2")
+	[ -n "${4:-}" ] && pub=$4
 	ns_exists "$ns" || die "no namespace $ns (is the lab up, and is it a two-NAT lab?)"
 	nx "$ns" nft delete table ip natlab 2>/dev/null || true
-	nat_ruleset "$3" "$host" | nx "$ns" nft -f - ||
+	nat_ruleset "$3" "$host" "$pub" | nx "$ns" nft -f - ||
 		die "nft refused the $3 ruleset in $ns"
 	echo "$3" >"$STATE_ROOT/$1/type-$2"
+	echo "$pub" >"$STATE_ROOT/$1/pub-$2"
 	# Old mappings would survive a rule change; start from a clean table.
 	nx "$ns" conntrack -F >/dev/null 2>&1 || true
 }
@@ -149,16 +160,18 @@ ns_base() { # NS : loopback up, no IPv6 noise, no reverse-path filter
 # A NAT namespace between a LAN and the WAN router. The WAN side is a /32
 # with an on-link route to the router: no shared L2 segment, so every WAN
 # packet crosses the router, where the impairment queue sits.
-make_nat() { # PREFIX nata|natb WAN_IP LAN_GW WANIF_ON_ROUTER
+make_nat() { # PREFIX nata|natb WAN_IP WAN_IP2 WANIF_ON_ROUTER
 	ns=$1-$2
 	ns_base "$ns"
 	nx "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
 	ip link add wan0 netns "$ns" type veth peer name "$5" netns "$1-wan"
 	ip -n "$ns" addr add "$3/32" dev wan0
+	ip -n "$ns" addr add "$4/32" dev wan0
 	ip -n "$ns" link set wan0 up
 	ip -n "$1-wan" addr add "$SERVER_IP/32" dev "$5"
 	ip -n "$1-wan" link set "$5" up
 	ip -n "$1-wan" route add "$3/32" dev "$5" src "$SERVER_IP"
+	ip -n "$1-wan" route add "$4/32" dev "$5" src "$SERVER_IP"
 	ip -n "$ns" route add "$SERVER_IP/32" dev wan0 src "$3"
 	ip -n "$ns" route add default via "$SERVER_IP" dev wan0 onlink src "$3"
 }
@@ -197,7 +210,7 @@ cmd_up() {
 	nx "$p-wan" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
 	ip -n "$p-wan" addr add "$SERVER_IP2/32" dev lo
 
-	make_nat "$p" nata "$NATA_IP" "$LANA_GW" wa
+	make_nat "$p" nata "$NATA_IP" "$NATA_IP2" wa
 	ip -n "$p-wan" route add "$LANA_NET" via "$NATA_IP" dev wa
 	if [ "$3" = same ]; then
 		# One LAN bridge named lan0 (so the NAT rules are unchanged) with a
@@ -213,7 +226,7 @@ cmd_up() {
 	else
 		make_host "$p" a "$p-nata" lan0 "$A_IP" "$LANA_GW"
 		ip -n "$p-nata" addr add "$LANA_GW/24" dev lan0
-		make_nat "$p" natb "$NATB_IP" "$LANB_GW" wb
+		make_nat "$p" natb "$NATB_IP" "$NATB_IP2" wb
 		ip -n "$p-wan" route add "$LANB_NET" via "$NATB_IP" dev wb
 		make_host "$p" b "$p-natb" lan0 "$B_IP" "$LANB_GW"
 		ip -n "$p-natb" addr add "$LANB_GW/24" dev lan0
@@ -290,11 +303,11 @@ cmd_addr() {
 	ns=$(ns_of "$1" "$2")
 	ns_exists "$ns" || die "no namespace $ns (is lab $1 up?)"
 	case $2 in
-	a | b) dev=eth0 ;;
-	nata | natb) dev=wan0 ;;
+	a | b) ;;
+	nata | natb) cat "$STATE_ROOT/$1/pub-$2"; return ;;
 	*) echo "$SERVER_IP"; return ;;
 	esac
-	ip -n "$ns" -4 -o addr show dev "$dev" | awk '{ split($4, a, "/"); print a[1]; exit }'
+	ip -n "$ns" -4 -o addr show dev eth0 | awk '{ split($4, a, "/"); print a[1]; exit }'
 }
 
 cmd_exec() {
@@ -311,6 +324,25 @@ cmd_flush() {
 	case $2 in nata | natb) ;; *) die "flush takes nata or natb, not \`$2'" ;; esac
 	ns_exists "$1-$2" || die "no namespace $1-$2"
 	nx "$1-$2" conntrack -F >/dev/null 2>&1 || true
+}
+
+# A NAT rebinding as peers see it: the NAT forgets its mappings and comes
+# back on its other public address (plain conntrack -F on a cone NAT would
+# give the same address and port again).
+cmd_rebind() {
+	[ $# -eq 2 ] || usage
+	case $2 in nata | natb) ;; *) die "rebind takes nata or natb, not \`$2'" ;; esac
+	ns_exists "$1-$2" || die "no namespace $1-$2"
+	type=$(cat "$STATE_ROOT/$1/type-$2")
+	[ "$type" != none ] || die "$2 is of type none: it has no public mapping to move"
+	case $(cat "$STATE_ROOT/$1/pub-$2") in
+	"$NATA_IP") new=$NATA_IP2 ;;
+	"$NATA_IP2") new=$NATA_IP ;;
+	"$NATB_IP") new=$NATB_IP2 ;;
+	*) new=$NATB_IP ;;
+	esac
+	apply_nat "$1" "$2" "$type" "$new"
+	echo "$new"
 }
 
 cmd_set_nat() {
@@ -393,6 +425,24 @@ cmd_impair() {
 	} || { impair_stop "$p"; die "iptables NFQUEUE rules failed"; }
 }
 
+# Labs outlive a test runner killed by a timeout or a signal. Prefixes of
+# the form p2pc-PID[-tag] name their owner, so leftovers can be found;
+# other prefixes are never touched.
+cmd_gc() {
+	[ $# -eq 0 ] || usage
+	for f in /var/run/netns/p2pc-*; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		pid=${n#p2pc-}
+		pid=${pid%%-*}
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		! kill -0 "$pid" 2>/dev/null || continue
+		p=${n%-*}
+		echo "natlab: removing lab $p (process $pid is gone)" >&2
+		cmd_down "$p" || true
+	done
+}
+
 cmd_status() {
 	[ $# -eq 1 ] || usage
 	for h in a b nata natb wan; do
@@ -414,9 +464,11 @@ down) need_root; cmd_down "$@" ;;
 exec) need_root; cmd_exec "$@" ;;
 addr) need_root; cmd_addr "$@" ;;
 flush) need_root; cmd_flush "$@" ;;
+rebind) need_root; cmd_rebind "$@" ;;
 set-nat) need_root; cmd_set_nat "$@" ;;
 impair) need_root; cmd_impair "$@" ;;
 status) cmd_status "$@" ;;
+gc) need_root; cmd_gc "$@" ;;
 tool) [ $# -eq 1 ] || usage; case $1 in punch | impair) build_tool "$1" ;; *) die "no tool \`$1'" ;; esac ;;
 -h | --help | help) usage ;;
 *) echo "natlab: unknown command \`$cmd'" >&2; usage ;;

@@ -37,7 +37,7 @@
 #define MAX_TARGETS 8
 #define MAX_SESSIONS 64
 #define PUNCH_INTERVAL_MS 20
-#define EXTRA_AFTER_OPEN 10 /* punches sent after success so the peer also sees "heard" */
+#define EXTRA_AFTER_OPEN 5 /* punches sent after success so the peer also sees "heard" */
 
 static uint64_t now_ms(void)
 {
@@ -267,7 +267,7 @@ static int cmd_client(int argc, char **argv)
 		}
 		if (t >= next) {
 			send_to(fd, hello, (size_t)hn, &server);
-			next = t + 100;
+			next = t + 50;
 		}
 		struct sockaddr_in from;
 		ssize_t len = recv_wait(fd, buf, sizeof(buf), &from, (int)(next - t));

@@ -280,6 +280,11 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
+int lab_gc(void)
+{
+	return script("gc", NULL, NULL, NULL, NULL, 0);
+}
+
 int lab_up(const char *prefix, const char *type_a, const char *type_b)
 {
 	if (!prefix || !type_a || !type_b)
@@ -306,6 +311,19 @@ int lab_flush(const char *prefix, const char *nat)
 	if (!prefix || !nat)
 		return -1;
 	return script("flush", prefix, nat, NULL, NULL, 0);
+}
+
+int lab_rebind(const char *prefix, const char *nat, char *buf, size_t len)
+{
+	char ip[64];
+	if (!prefix || !nat)
+		return -1;
+	if (script("rebind", prefix, nat, NULL, ip, sizeof(ip)) < 0)
+		return -1;
+	chomp(ip);
+	if (buf && len)
+		snprintf(buf, len, "%s", ip);
+	return 0;
 }
 
 int lab_impair(const char *prefix, int delay_ms, int jitter_ms, double loss_pct)

@@ -45,6 +45,10 @@ const char *lab_script(void);
  * unchecked fixture (runner process) to share one prefix with teardown. */
 void lab_prefix(char *buf, size_t len, const char *tag);
 
+/* Removes labs named "p2pc-PID-..." whose PID no longer exists (left by
+ * a runner that was killed). 0 or -1. */
+int lab_gc(void);
+
 /* Builds a lab (see natlab.sh up). 0, or -1 with the script's error on
  * stderr; a failed lab_up leaves no namespace behind. */
 int lab_up(const char *prefix, const char *type_a, const char *type_b);
@@ -59,6 +63,12 @@ int lab_set_nat(const char *prefix, const char *nat, const char *type);
 /* Forgets every mapping of NAT "nata" or "natb" (conntrack -F), as a NAT
  * rebinding would. 0 or -1. */
 int lab_flush(const char *prefix, const char *nat);
+
+/* A NAT rebinding as peers see it: NAT "nata" or "natb" forgets its
+ * mappings and moves to its other public address (203.0.113.11 <-> .21,
+ * .12 <-> .22), keeping its type. Writes the new address into buf if not
+ * NULL. 0, or -1 (also for a NAT of type none). */
+int lab_rebind(const char *prefix, const char *nat, char *buf, size_t len);
 
 /* Holds every IPv4 packet crossing the WAN router for delay ± jitter ms
  * (uniform) and drops loss_pct % of them, until lab_impair_off(). A new
