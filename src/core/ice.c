@@ -390,8 +390,9 @@ static void start_txn(struct ice_agent *a, int p, enum txn_kind kind,
 	t->len = (size_t)n;
 	t->sends = 1;
 	t->rto = a->cfg.rto_us;
-	/* Consent checks are not retransmitted: the next one comes soon. */
-	t->next_us = now + (kind == TXN_CONSENT ? a->cfg.consent_interval_us : t->rto);
+	/* Consent checks are retransmitted too (RFC 7675 section 5.1): on a
+	 * lossy path single requests would let consent lapse. */
+	t->next_us = now + t->rto;
 	if (kind != TXN_CONSENT)
 		a->pairs[p].state = PAIR_IN_PROGRESS;
 	if (kind == TXN_CONSENT)
@@ -773,7 +774,7 @@ void ice_tick(struct ice_agent *a, uint64_t now)
 		struct txn *t = &a->txn[i];
 		if (!t->used || t->next_us > now)
 			continue;
-		if (t->kind == TXN_CONSENT || t->sends >= a->cfg.max_transmits) {
+		if (t->sends >= a->cfg.max_transmits) {
 			t->used = false;
 			if (t->kind != TXN_CONSENT) {
 				a->pairs[t->pair].rebind = false;
