@@ -649,20 +649,27 @@ START_TEST(test_ipv6_and_families)
 	ck_assert_int_eq(ice_add_local(w.a.agent, &(struct ice_cand){ .type = ICE_CAND_HOST,
 			 .addr = { 0 } }), -EINVAL);
 	struct ice_cand c;
-	ice_cand_parse("host/2001:db8::a/5000", &c);
+	/* A's IPv4 address goes in first, its IPv6 one only after the
+	 * remote candidates: the IPv6 pair must still be checked. */
+	ice_cand_parse("host/192.0.2.50/5000", &c);
 	ice_add_local(w.a.agent, &c);
 	ice_cand_parse("host/2001:db8::b/6000", &c);
 	ice_add_local(w.b.agent, &c);
-	/* B also advertises an IPv4 address that A has no family for; A
-	 * must not check it (no local IPv4) */
+	/* B also advertises an IPv4 address (unreachable: B has none);
+	 * B has no IPv4 local candidate so never checks A's. */
 	ck_assert_int_eq(ice_add_remote_str(w.a.agent, "host/192.0.2.9/6000"), 0);
 	ck_assert_int_eq(ice_add_remote_str(w.a.agent, "host/2001:db8::b/6000"), 0);
 	ck_assert_int_eq(ice_add_remote_str(w.b.agent, "host/2001:db8::a/5000"), 0);
+	ice_cand_parse("host/2001:db8::a/5000", &c);
+	ice_add_local(w.a.agent, &c);
 	start_both(&w, &o);
 	run_until(&w, w.now + 5 * SEC, both_done);
 	assert_agree(&w);
 	ck_assert_int_eq(w.a.sel_remote.addr.ss_family, AF_INET6);
-	ck_assert_uint_eq(ice_get_stats(w.a.agent)->checks_sent, 2); /* check + nomination */
+	/* v6 check + v4 check + nomination */
+	ck_assert_uint_eq(ice_get_stats(w.a.agent)->checks_sent, 3);
+	/* B never checked anything but A's IPv6 address */
+	ck_assert_uint_eq(ice_get_stats(w.b.agent)->checks_sent, 1);
 	world_free(&w);
 }
 END_TEST
