@@ -113,7 +113,12 @@ $(RUNNER): $(TEST_OBJ) $(LIBIO) $(LIBCORE)
 
 # The integration suites run the real binary: they find it through
 # P2PCALL_BIN. Namespace (lab) tests need root and say so when they skip.
-check: $(BIN) $(RUNNER)
+# `make check` first installs what the tests need (as root; otherwise it
+# prints the apt-get line), then builds in a sub-make so pkg-config sees
+# freshly installed libraries.
+check:
+	@sh contrib/install-deps.sh --test
+	@$(MAKE) --no-print-directory $(BIN) $(RUNNER)
 	P2PCALL_BIN=$(abspath $(BIN)) P2PCALL_SRCDIR=$(CURDIR) $(RUNNER)
 
 check-san:
@@ -142,13 +147,18 @@ fuzz-run: fuzz
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	      $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -n 2; done
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	      -artifact_prefix=$(FUZZ_BUILD)/$$n- \
+	      $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n > $(FUZZ_BUILD)/$$n.log 2>&1; then \
+	    tail -n 30 $(FUZZ_BUILD)/$$n.log; echo "fuzz: $$n FAILED"; exit 1; fi; \
+	  tail -n 1 $(FUZZ_BUILD)/$$n.log; done
 
 deps:
 	@sh contrib/install-deps.sh
 
-demo: $(BIN)
+demo:
+	@sh contrib/install-deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
 	@sh contrib/demo.sh $(abspath $(BIN))
 
 lint-man:

@@ -20,8 +20,10 @@
  *   other methods, `from` neither IPv4 nor IPv6): returns 0, meaning drop.
  *
  * The answer is never more than twice the request's size (so the server
- * cannot be used to amplify a spoofed-source flood): if it would be, it is
- * dropped (0). SOFTWARE is left out first if that alone makes it fit.
+ * cannot be used to amplify a spoofed-source flood), except that a bare
+ * answer (header + XOR-MAPPED-ADDRESS, 44 bytes for IPv6) is always
+ * allowed. To fit, SOFTWARE is left out first, then FINGERPRINT if the
+ * request carried none; an answer that still does not fit is dropped (0).
  * Returns -EINVAL for bad arguments and -ENOSPC if cap is too small for an
  * answer that would otherwise be sent. */
 ssize_t stun_responder_handle(const uint8_t *in, size_t n,

@@ -91,8 +91,9 @@ START_TEST(test_binding_v6)
 }
 END_TEST
 
-/* The answer never exceeds twice the request: SOFTWARE is dropped first,
- * and if even the bare answer is too big, nothing is sent. */
+/* The answer never exceeds twice the request, or the 44-byte bare answer
+ * (an IPv6 address needs it): SOFTWARE is dropped first, then FINGERPRINT
+ * when the request carried none. */
 START_TEST(test_amplification_bound)
 {
 	uint8_t req[64], out[256];
@@ -111,13 +112,27 @@ START_TEST(test_amplification_bound)
 	ck_assert_ptr_null(m.software);
 	ck_assert(m.has_xor_mapped);
 
-	/* Same over IPv6: the bare answer is 52 > 40, so drop. */
+	/* Same over IPv6: the answer with FINGERPRINT is 52 > 40; the request
+	 * had none, so the bare 44-byte answer goes out, still decodable. */
 	r = stun_responder_handle(req, 20, (struct sockaddr *)&f6, sizeof(f6),
 				  out, sizeof(out), long_sw);
-	ck_assert_int_eq(r, 0);
-	r = stun_responder_handle(req, 20, (struct sockaddr *)&f6, sizeof(f6),
-				  out, sizeof(out), NULL);
-	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(r, 44);
+	ck_assert_int_eq(stun_parse(out, (size_t)r, &m), 0);
+	ck_assert(!m.has_fingerprint);
+	ck_assert(m.has_xor_mapped);
+	struct sockaddr_storage mapped6;
+	ck_assert_int_eq(stun_parse_binding_response(out, (size_t)r, txid, &mapped6, NULL), 0);
+	ck_assert_mem_eq(&((struct sockaddr_in6 *)&mapped6)->sin6_addr, &f6.sin6_addr, 16);
+
+	/* A 28-byte request with FINGERPRINT over IPv6 is answered with
+	 * FINGERPRINT (52 <= 56). */
+	n = stun_build_binding_request(req, sizeof(req), txid, NULL);
+	ck_assert_int_eq(n, 28);
+	r = stun_responder_handle(req, (size_t)n, (struct sockaddr *)&f6, sizeof(f6),
+				  out, sizeof(out), long_sw);
+	ck_assert_int_eq(r, 52);
+	ck_assert_int_eq(stun_parse(out, (size_t)r, &m), 0);
+	ck_assert(m.has_fingerprint);
 
 	/* 28-byte request over IPv4 with the long SOFTWARE: 40 + 36 > 56,
 	 * so SOFTWARE goes and 40 remains. */
@@ -135,10 +150,11 @@ START_TEST(test_amplification_bound)
 			n = stun_build_binding_request(req, sizeof(req), txid, &o);
 			r = handle4(req, (size_t)n, out, sizeof(out), sw);
 			ck_assert_int_gt(r, 0);
-			ck_assert_int_le(r, 2 * n);
+			ck_assert_int_le(r, 2 * n); /* IPv4: never an exception */
 			r = stun_responder_handle(req, (size_t)n, (struct sockaddr *)&f6,
 						  sizeof(f6), out, sizeof(out), sw);
-			ck_assert_int_le(r, 2 * n);
+			ck_assert_int_gt(r, 0);
+			ck_assert_int_le(r, 2 * n > 44 ? 2 * n : 44);
 		}
 	}
 }

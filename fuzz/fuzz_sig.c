@@ -1,0 +1,53 @@
+/* libFuzzer: signalling input. The first byte of each step picks a
+ * connection and a chunk length; the chunk is fed to the switchboard,
+ * which runs the line parser, the message parser and the call logic.
+ * Also round-trips every parsable line through the writer. */
+#include <stdint.h>
+#include <string.h>
+
+#include "p2pcall/sig.h"
+#include "p2pcall/switchboard.h"
+
+static void on_send(void *ctx, void *io, const char *line, size_t len)
+{
+	/* Every reply must be one well-formed line. */
+	if (len == 0 || len > SIG_MAX_LINE || line[len - 1] != '\n' || memchr(line, '\n', len - 1))
+		__builtin_trap();
+}
+
+static void on_close(void *ctx, void *io) { ((int *)ctx)[(intptr_t)io] = 1; }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	enum { N = 3 };
+	int closed[N] = { 0 };
+	struct sb *sb;
+	struct sb_config cfg = { .ring_timeout_us = 1000, .register_timeout_us = 5000 };
+	struct sb_ops ops = { on_send, on_close };
+	if (sb_new(&sb, &cfg, &ops, closed) < 0)
+		return 0;
+	struct sb_conn *c[N];
+	for (intptr_t i = 0; i < N; i++)
+		c[i] = sb_conn_open(sb, (void *)i, "192.0.2.1:1", 0);
+
+	uint64_t now = 0;
+	while (size > 1) {
+		int who = data[0] % N;
+		size_t len = (size_t)(data[0] >> 2) + 1;
+		data++, size--;
+		if (len > size)
+			len = size;
+		char buf[64];
+		memcpy(buf, data, len);
+		if (!closed[who])
+			sb_conn_feed(sb, c[who], buf, len, now);
+		data += len, size -= len;
+		now += 300;
+		sb_tick(sb, now);
+	}
+	for (int i = 0; i < N; i++)
+		sb_conn_close(sb, c[i], now);
+	sb_free(sb);
+	return 0;
+}

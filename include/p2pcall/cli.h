@@ -1,0 +1,48 @@
+/* The command line (man/p2pcall.1). Parsing only: no I/O besides
+ * writing an error message into the caller's buffer. */
+#ifndef P2PCALL_CLI_H
+#define P2PCALL_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "p2pcall/endpoint.h"
+
+/* Exit statuses (documented in the man page and README). */
+enum exit_status {
+	EXIT_OK = 0,          /* answered call ended normally, or clean exit */
+	EXIT_ERROR = 1,       /* unexpected failure */
+	EXIT_USAGE = 2,       /* bad command line */
+	EXIT_SERVER = 3,      /* server unreachable, or lost before registration */
+	EXIT_REGISTER = 4,    /* registration refused (name taken, bad name) */
+	EXIT_REJECTED = 5,    /* callee declined */
+	EXIT_BUSY = 6,        /* callee busy */
+	EXIT_NO_ANSWER = 7,   /* not answered in time */
+	EXIT_UNREACHABLE = 8, /* peer unknown or offline */
+	EXIT_NETWORK = 9,     /* connection lost during a call */
+	EXIT_CANCELLED = 10,  /* we hung up before the answer */
+};
+
+struct cli {
+	bool serve, help, version;
+	int verbosity;             /* -1 quiet, 0 normal, 1+ verbose */
+	/* --serve */
+	const char *listen;
+	unsigned keepalive_s, ring_timeout_s, register_timeout_s;
+	/* client */
+	bool json, auto_answer, once;
+	double duration_s;         /* 0: until hung up */
+	char name[40];
+	struct endpoint server;
+	char peer[40];             /* empty: wait for calls */
+};
+
+/* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that
+ * names the bad value. */
+int cli_parse(int argc, char **argv, struct cli *out, char *err, size_t errlen);
+
+/* The full help (--help), and its first two lines for usage errors. */
+extern const char cli_usage[];
+extern const char cli_synopsis[];
+
+#endif

@@ -1,0 +1,21 @@
+/* What the client tells its user: one JSON object per line on stdout
+ * (--json), or a line of prose on stderr. Every event carries "event" and
+ * "t" (seconds since start). The list is in man/p2pcall.1. */
+#ifndef P2PCALL_EVENTS_H
+#define P2PCALL_EVENTS_H
+
+#include <stdbool.h>
+
+void events_init(bool json, bool quiet);
+
+void ev_registered(const char *name, const char *server, const char *mapped);
+void ev_calling(const char *peer);
+void ev_incoming(const char *peer, unsigned long long call, bool will_answer);
+void ev_ringing(const char *peer);
+/* PATH is "direct" or "relay", or NULL while no media path is set up. */
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms);
+void ev_ended(const char *peer, const char *reason, double duration_s, int status);
+void ev_disconnected(const char *why, double retry_in_s);
+void ev_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,58 @@
+/* The media path of one call: drives the ICE agent (core/ice.c) on the
+ * call's UDP socket and the event loop, and reports when a direct path is
+ * up, when it changed (NAT rebinding), and when it failed or was lost. */
+#ifndef P2PCALL_PATH_H
+#define P2PCALL_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct path;
+
+enum path_event { PATH_UP, PATH_CHANGED, PATH_FAILED, PATH_LOST };
+
+struct path_cbs {
+	/* REMOTE is the peer's address for UP and CHANGED, NULL otherwise;
+	 * REASON names the failure for FAILED and LOST. */
+	void (*event)(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason);
+};
+
+struct path_config {
+	bool controlling;          /* the caller */
+	const char *local_ufrag, *local_pwd;
+	const char *remote_ufrag, *remote_pwd;
+	uint64_t check_timeout_us; /* 0: the agent's default */
+};
+
+/* 0, -EINVAL or -ENOMEM. UDP stays the caller's. */
+int path_new(struct path **out, struct event_base *base, int udp, const struct path_config *cfg,
+	     const struct path_cbs *cbs, void *ctx);
+/* NULL is fine; cancels the timer. */
+void path_free(struct path *p);
+
+/* Sets the peer's credentials if they were not known at path_new. */
+int path_set_remote(struct path *p, const char *ufrag, const char *pwd);
+
+/* Candidates in signalling form, TYPE/IP/PORT. 0 or -EINVAL/-ENOSPC. */
+int path_add_local(struct path *p, const char *cand);
+int path_add_remote(struct path *p, const char *cand);
+int path_start(struct path *p);
+
+/* Offers a datagram received on the socket; true if it was the path's. */
+bool path_packet(struct path *p, const struct sockaddr *from, const uint8_t *buf, size_t len);
+
+/* Where media goes now, or NULL before the path is up. */
+const struct sockaddr *path_remote(const struct path *p);
+
+/* Host candidates: every configured interface address of FAMILY, with
+ * PORT. Loopback only if INCLUDE_LOOPBACK. Writes up to MAX strings of
+ * 64 bytes into OUT; returns how many. */
+size_t path_host_candidates(int family, uint16_t port, bool include_loopback, char (*out)[64], size_t max);
+
+/* Fills BUF with N random characters of [A-Za-z0-9] and a NUL. */
+void path_random_token(char *buf, size_t n);
+
+#endif

@@ -1,0 +1,176 @@
+/* Command-line parsing; see cli.h. */
+#include "p2pcall/cli.h"
+#include "p2pcall/server.h"
+#include "p2pcall/sig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_synopsis[] =
+	"usage: p2pcall [OPTIONS] NAME@HOST[:PORT] [PEER]   register as NAME, call PEER or wait\n"
+	"       p2pcall --serve [--listen HOST[:PORT]]       run the signalling server\n";
+
+const char cli_usage[] =
+	"usage: p2pcall [OPTIONS] NAME@HOST[:PORT] [PEER]   register as NAME, call PEER or wait\n"
+	"       p2pcall --serve [--listen HOST[:PORT]]       run the signalling server\n"
+	"client options:\n"
+	"  --auto-answer         answer incoming calls at once\n"
+	"  --once                wait for one call only; exit with its status\n"
+	"  --duration SECONDS    hang up after this long connected\n"
+	"  --json                one JSON object per line on stdout for each event\n"
+	"server options:\n"
+	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
+	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
+	"  --ring-timeout SECONDS        unanswered calls end after this (default 30)\n"
+	"  --register-timeout SECONDS    time allowed to register (default 10)\n"
+	"common:\n"
+	"  -v, --verbose  more diagnostics    -q, --quiet  errors only\n"
+	"  -h, --help     this text           -V, --version\n"
+	"see p2pcall(1) for events, exit statuses and the protocol\n";
+
+enum {
+	OPT_SERVE = 256, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
+	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION,
+};
+
+static const struct option options[] = {
+	{ "serve", no_argument, NULL, OPT_SERVE },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
+	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "auto-answer", no_argument, NULL, OPT_AUTO_ANSWER },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int seconds(const char *opt, const char *s, double max, double *out, char *err, size_t n)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > max)
+		return fail(err, n, "%s: `%s' is not a number of seconds (0 < s <= 1e6)", opt, s);
+	*out = v;
+	return 0;
+}
+
+static int whole_seconds(const char *opt, const char *s, unsigned *out, char *err, size_t n)
+{
+	double v;
+	if (seconds(opt, s, 86400, &v, err, n) < 0)
+		return -EINVAL;
+	if (v != floor(v))
+		return fail(err, n, "%s: `%s' is not a whole number of seconds", opt, s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static bool client_only_used(const struct cli *c)
+{
+	return c->json || c->auto_answer || c->once || c->duration_s > 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	optind = 0; /* reset getopt: tests parse several command lines */
+	opterr = 0;
+	bool server_opt = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":vqhV", options, NULL)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case OPT_SERVE: c->serve = true; break;
+		case OPT_LISTEN: c->listen = optarg; server_opt = true; break;
+		case OPT_KEEPALIVE:
+			rc = whole_seconds("--keepalive", optarg, &c->keepalive_s, err, n);
+			server_opt = true;
+			break;
+		case OPT_RING_TIMEOUT:
+			rc = whole_seconds("--ring-timeout", optarg, &c->ring_timeout_s, err, n);
+			server_opt = true;
+			break;
+		case OPT_REGISTER_TIMEOUT:
+			rc = whole_seconds("--register-timeout", optarg, &c->register_timeout_s, err, n);
+			server_opt = true;
+			break;
+		case OPT_JSON: c->json = true; break;
+		case OPT_AUTO_ANSWER: c->auto_answer = true; break;
+		case OPT_ONCE: c->once = true; break;
+		case OPT_DURATION:
+			rc = seconds("--duration", optarg, 1e6, &c->duration_s, err, n);
+			break;
+		case 'v': c->verbosity++; break;
+		case 'q': c->verbosity = -1; break;
+		case 'h': c->help = true; return 0;
+		case 'V': c->version = true; return 0;
+		case ':':
+			return fail(err, n, "option `%s' needs a value", argv[optind - 1]);
+		default:
+			return fail(err, n, "unknown option `%s'", argv[optind - 1]);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	int rest = argc - optind;
+	if (c->serve) {
+		if (rest > 0)
+			return fail(err, n, "--serve takes no NAME@HOST or PEER (got `%s')", argv[optind]);
+		if (client_only_used(c))
+			return fail(err, n, "--json, --auto-answer, --once and --duration are client options, "
+				    "not for --serve");
+		return 0;
+	}
+	if (server_opt)
+		return fail(err, n, "--listen, --keepalive, --ring-timeout and --register-timeout "
+			    "need --serve");
+	if (rest < 1)
+		return fail(err, n, "missing NAME@HOST (or --serve)");
+	if (rest > 2)
+		return fail(err, n, "too many arguments: `%s'", argv[optind + 2]);
+	const char *id = argv[optind];
+	if (endpoint_parse_identity(id, SERVER_DEFAULT_PORT, c->name, sizeof(c->name), &c->server) < 0)
+		return fail(err, n, "cannot parse `%s': expected NAME@HOST[:PORT]", id);
+	if (c->server.port == 0)
+		return fail(err, n, "`%s': the server's port cannot be 0", id);
+	if (!sig_name_valid(c->name))
+		return fail(err, n, "bad name `%s': use 1-32 of a-z 0-9 . _ -, starting with a letter or digit",
+			    c->name);
+	if (rest == 2) {
+		const char *peer = argv[optind + 1];
+		if (strlen(peer) >= sizeof(c->peer))
+			return fail(err, n, "bad peer name `%s'", peer);
+		for (size_t i = 0; peer[i]; i++)
+			c->peer[i] = (char)tolower((unsigned char)peer[i]);
+		if (!sig_name_valid(c->peer))
+			return fail(err, n, "bad peer name `%s': use 1-32 of a-z 0-9 . _ -", peer);
+		if (strcmp(c->peer, c->name) == 0)
+			return fail(err, n, "`%s' cannot call itself", c->peer);
+	}
+	if (c->once && c->peer[0])
+		return fail(err, n, "--once is for waiting for a call, not with PEER `%s'", c->peer);
+	return 0;
+}

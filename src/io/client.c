@@ -1,0 +1,820 @@
+/* The calling client's I/O and call flow: a TCP signalling connection to
+ * the server, the UDP media socket (whose public address STUN finds out),
+ * signals, timers and stdin, all on one libevent loop.
+ *
+ * Call states, from this side:
+ *   IDLE -> INVITING (INVITE sent) -> ANSWERED (ACCEPTED) -> IDLE
+ *   IDLE -> ALERTING (INCOMING)    -> ANSWERED (ACCEPT)   -> IDLE
+ * A caller exits when its one call ends; a waiting client goes back to
+ * IDLE (or exits with --once). */
+#include "p2pcall/client.h"
+#include "p2pcall/clock.h"
+#include "p2pcall/events.h"
+#include "p2pcall/log.h"
+#include "p2pcall/netaddr.h"
+#include "p2pcall/path.h"
+#include "p2pcall/sig.h"
+#include "p2pcall/sig_parser.h"
+#include "p2pcall/stun.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+enum sig_state { S_CONNECTING, S_GREETING, S_REGISTERING, S_READY, S_DOWN };
+enum call_state { C_IDLE, C_INVITING, C_ALERTING, C_ANSWERED };
+
+#define STUN_TRIES 5          /* at 0, 0.25, 0.75, 1.75, 3.75 s */
+#define MAX_CANDS 16
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+struct client {
+	const struct cli *cli;
+	struct event_base *base;
+	char server_str[NETADDR_STRLEN];
+	struct sockaddr_storage server;
+	socklen_t server_len;
+
+	/* media socket and STUN */
+	int udp;
+	struct event *udp_ev, *stun_timer;
+	uint8_t stun_txid[STUN_TXID_LEN];
+	int stun_tries;
+	bool stun_done;
+	char mapped[NETADDR_STRLEN]; /* empty: unknown */
+
+	/* signalling */
+	struct bufferevent *bev;
+	struct sig_parser parser;
+	enum sig_state sstate;
+	unsigned keepalive_s;
+	struct event *keepalive_timer, *reconnect_timer;
+	bool announced;          /* registered event sent for this connection */
+	bool ever_registered;
+	unsigned backoff_ms;
+	char local_ip[NETADDR_STRLEN];
+
+	/* the call */
+	enum call_state cstate;
+	bool called;             /* a caller places one call only */
+	unsigned long long call_id;
+	char peer[40];
+	char peer_seen[NETADDR_STRLEN];
+	uint64_t call_start_us, answered_us;
+	struct event *duration_timer, *stdin_ev;
+
+	/* the media path: per-call credentials and candidates */
+	struct path *path;
+	char ufrag[9], pwd[25];
+	char local_cands[MAX_CANDS][64];
+	size_t n_local;
+	char remote_ufrag[65], remote_pwd[129]; /* empty: peer offered none */
+	char remote_cands[MAX_CANDS][64];
+	size_t n_remote;
+
+	/* leaving */
+	struct event *sigint, *sigterm, *exit_timer;
+	bool finishing;
+	int status;
+};
+
+static double since_s(uint64_t t) { return (double)(clock_now_us() - t) / 1e6; }
+
+/* --- leaving --- */
+
+static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	event_base_loopexit(cl->base, NULL);
+}
+
+/* Ends the program with STATUS once queued signalling output is written
+ * (at most 2 s), so a final HANGUP or CANCEL reaches the server. */
+static void finish(struct client *cl, int status)
+{
+	if (cl->finishing)
+		return;
+	cl->finishing = true;
+	cl->status = status;
+	if (!cl->bev || cl->sstate == S_DOWN ||
+	    evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0) {
+		event_base_loopexit(cl->base, NULL);
+		return;
+	}
+	bufferevent_disable(cl->bev, EV_READ);
+	struct timeval tv = { 2, 0 };
+	event_add(cl->exit_timer, &tv);
+}
+
+/* --- signalling output --- */
+
+static void send_msg(struct client *cl, struct sig_writer *w)
+{
+	int n = sig_writer_finish(w);
+	if (n < 0) {
+		log_error("internal: a signalling message grew over %d bytes", SIG_MAX_LINE);
+		return;
+	}
+	if (cl->bev && cl->sstate != S_DOWN && cl->sstate != S_CONNECTING)
+		bufferevent_write(cl->bev, w->buf, (size_t)n);
+}
+
+static void send_call_verb(struct client *cl, const char *verb, const char *reason)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, verb);
+	sig_writer_addf(&w, "call", "%llu", cl->call_id);
+	sig_writer_add(&w, "reason", reason);
+	send_msg(cl, &w);
+}
+
+/* Our candidates for this call: every interface address with the media
+ * socket's port (loopback only when the server is on loopback, as in
+ * tests), and the public address STUN reported. */
+static void gather_candidates(struct client *cl)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	cl->n_local = 0;
+	if (getsockname(cl->udp, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	uint16_t port = netaddr_port((struct sockaddr *)&ss);
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&cl->server;
+	bool loopback = cl->server.ss_family == AF_INET
+		? (ntohl(s4->sin_addr.s_addr) >> 24) == 127
+		: IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&cl->server)->sin6_addr);
+	cl->n_local = path_host_candidates(cl->server.ss_family, port, loopback, cl->local_cands, MAX_CANDS - 1);
+	if (cl->mapped[0]) {
+		/* mapped is "ip:port" or "[ip]:port"; the candidate uses '/'. */
+		char ip[NETADDR_STRLEN];
+		snprintf(ip, sizeof(ip), "%s", cl->mapped);
+		char *colon = strrchr(ip, ':');
+		if (colon) {
+			*colon = '\0';
+			char *host = ip;
+			if (*host == '[') {
+				host++;
+				host[strlen(host) - 1] = '\0';
+			}
+			snprintf(cl->local_cands[cl->n_local++], 64, "srflx/%.46s/%.5s", host, colon + 1);
+		}
+	}
+}
+
+/* Adds our credentials and candidates to an INVITE or ACCEPT. */
+static void add_media_fields(struct client *cl, struct sig_writer *w)
+{
+	sig_writer_add(w, "ufrag", cl->ufrag);
+	sig_writer_add(w, "pwd", cl->pwd);
+	for (size_t i = 0; i < cl->n_local; i++)
+		sig_writer_add(w, "cand", cl->local_cands[i]);
+}
+
+/* --- the call --- */
+
+static void stdin_watch(struct client *cl, bool on)
+{
+	if (cl->stdin_ev)
+		on ? event_add(cl->stdin_ev, NULL) : event_del(cl->stdin_ev);
+}
+
+/* The call is over for REASON. A caller, or a --once callee, exits with
+ * STATUS; a waiting client listens for the next call. */
+static void end_call(struct client *cl, const char *reason, int status)
+{
+	double dur = cl->cstate == C_ANSWERED && cl->answered_us ? since_s(cl->answered_us) : 0;
+	path_free(cl->path);
+	cl->path = NULL;
+	cl->answered_us = 0;
+	ev_ended(cl->peer, reason, dur, status);
+	cl->cstate = C_IDLE;
+	cl->call_id = 0;
+	event_del(cl->duration_timer);
+	stdin_watch(cl, false);
+	if (cl->cli->peer[0] || cl->cli->once)
+		finish(cl, status);
+}
+
+/* The call is up: PATH is "direct" or "relay", or NULL for a peer that
+ * offered no media credentials (a plain signalling client). */
+static void connected(struct client *cl, const char *path, const char *remote)
+{
+	cl->cstate = C_ANSWERED;
+	cl->answered_us = clock_now_us();
+	stdin_watch(cl, false);
+	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000);
+	if (cl->cli->duration_s > 0) {
+		double d = cl->cli->duration_s;
+		struct timeval tv = { (time_t)d, (suseconds_t)((d - (double)(time_t)d) * 1e6) };
+		event_add(cl->duration_timer, &tv);
+	}
+}
+
+/* Hangs up whatever state the call is in, as the local user asked. */
+static void hang_up(struct client *cl)
+{
+	switch (cl->cstate) {
+	case C_ANSWERED:
+		send_call_verb(cl, "HANGUP", NULL);
+		end_call(cl, "hangup", EXIT_OK);
+		break;
+	case C_INVITING:
+		if (cl->call_id)
+			send_call_verb(cl, "CANCEL", NULL);
+		end_call(cl, "cancelled", EXIT_CANCELLED);
+		break;
+	case C_ALERTING:
+		send_call_verb(cl, "REJECT", NULL);
+		end_call(cl, "rejected", EXIT_REJECTED);
+		break;
+	case C_IDLE:
+		break;
+	}
+}
+
+static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason)
+{
+	struct client *cl = ctx;
+	char addr[NETADDR_STRLEN] = "";
+	if (remote)
+		netaddr_str(remote, addr, sizeof(addr));
+	switch (ev) {
+	case PATH_UP:
+		if (!cl->answered_us)
+			connected(cl, "direct", addr);
+		break;
+	case PATH_CHANGED:
+		log_info("the peer's address changed to %s (NAT rebinding); following it", addr);
+		break;
+	case PATH_FAILED:
+		ev_error("no direct path to %s could be opened (%s)", cl->peer, reason);
+		end_call(cl, "network", EXIT_NETWORK);
+		break;
+	case PATH_LOST:
+		ev_error("the path to %s was lost (%s)", cl->peer, reason);
+		end_call(cl, "network", EXIT_NETWORK);
+		break;
+	}
+}
+
+/* Creates this call's path with our fresh credentials and candidates. */
+static int open_path(struct client *cl, bool controlling)
+{
+	static const struct path_cbs cbs = { on_path };
+	path_random_token(cl->ufrag, 8);
+	path_random_token(cl->pwd, 24);
+	gather_candidates(cl);
+	struct path_config pc = { .controlling = controlling, .local_ufrag = cl->ufrag, .local_pwd = cl->pwd };
+	int rc = path_new(&cl->path, cl->base, cl->udp, &pc, &cbs, cl);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < cl->n_local; i++)
+		path_add_local(cl->path, cl->local_cands[i]);
+	return 0;
+}
+
+/* Keeps what the peer offered in its INVITE or ACCEPT. */
+static void store_offer(struct client *cl, const struct sig_msg *m)
+{
+	const char *ufrag = sig_msg_get(m, "ufrag"), *pwd = sig_msg_get(m, "pwd"), *cand;
+	snprintf(cl->remote_ufrag, sizeof(cl->remote_ufrag), "%s", ufrag ? ufrag : "");
+	snprintf(cl->remote_pwd, sizeof(cl->remote_pwd), "%s", pwd ? pwd : "");
+	size_t pos = 0;
+	cl->n_remote = 0;
+	while ((cand = sig_msg_next(m, "cand", &pos)) && cl->n_remote < MAX_CANDS)
+		if (strlen(cand) < 64)
+			snprintf(cl->remote_cands[cl->n_remote++], 64, "%s", cand);
+}
+
+/* The call was answered: start the checks with what the peer offered, or,
+ * if it offered no credentials (a plain signalling client), call the call
+ * connected without a media path. */
+static void start_path(struct client *cl)
+{
+	cl->cstate = C_ANSWERED;
+	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
+	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
+		connected(cl, NULL, cl->peer_seen);
+		return;
+	}
+	for (size_t i = 0; i < cl->n_remote; i++)
+		if (path_add_remote(cl->path, cl->remote_cands[i]) < 0)
+			log_debug("ignoring candidate `%s'", cl->remote_cands[i]);
+	if (path_start(cl->path) < 0) {
+		ev_error("cannot start connectivity checks");
+		end_call(cl, "network", EXIT_NETWORK);
+	}
+}
+
+static void answer(struct client *cl)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "ACCEPT");
+	sig_writer_addf(&w, "call", "%llu", cl->call_id);
+	add_media_fields(cl, &w);
+	send_msg(cl, &w);
+	stdin_watch(cl, false);
+	start_path(cl);
+}
+
+static void place_call(struct client *cl)
+{
+	cl->called = true;
+	cl->cstate = C_INVITING;
+	cl->call_start_us = clock_now_us();
+	snprintf(cl->peer, sizeof(cl->peer), "%s", cl->cli->peer);
+	if (open_path(cl, true) < 0) {
+		ev_error("out of memory");
+		return finish(cl, EXIT_ERROR);
+	}
+	struct sig_writer w;
+	sig_writer_init(&w, "INVITE");
+	sig_writer_add(&w, "to", cl->peer);
+	add_media_fields(cl, &w);
+	send_msg(cl, &w);
+	ev_calling(cl->peer);
+}
+
+/* Registered and STUN settled: tell the user, then call if asked to. */
+static void maybe_ready(struct client *cl)
+{
+	if (cl->sstate != S_READY || !cl->stun_done || cl->announced)
+		return;
+	cl->announced = true;
+	ev_registered(cl->cli->name, cl->server_str, cl->mapped[0] ? cl->mapped : NULL);
+	if (cl->cli->peer[0] && !cl->called)
+		place_call(cl);
+}
+
+/* --- STUN on the media socket --- */
+
+static void stun_send(struct client *cl)
+{
+	uint8_t buf[128];
+	ssize_t n = stun_build_binding_request(buf, sizeof(buf), cl->stun_txid, NULL);
+	if (n > 0 && sendto(cl->udp, buf, (size_t)n, 0, (struct sockaddr *)&cl->server, cl->server_len) < 0)
+		log_debug("STUN request: %s", strerror(errno));
+}
+
+static void stun_start(struct client *cl)
+{
+	getrandom(cl->stun_txid, sizeof(cl->stun_txid), 0);
+	cl->stun_tries = 0;
+	cl->stun_done = false;
+	event_active(cl->stun_timer, EV_TIMEOUT, 0);
+}
+
+static void on_stun_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->stun_done)
+		return;
+	if (cl->stun_tries == STUN_TRIES) {
+		log_warn("no STUN answer from %s over UDP; the public address is unknown",
+			 cl->server_str);
+		cl->stun_done = true;
+		maybe_ready(cl);
+		return;
+	}
+	stun_send(cl);
+	struct timeval tv = { 0, 250000 << cl->stun_tries };
+	tv.tv_sec = tv.tv_usec / 1000000;
+	tv.tv_usec %= 1000000;
+	cl->stun_tries++;
+	event_add(cl->stun_timer, &tv);
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	for (int i = 0; i < 64; i++) {
+		uint8_t buf[1500];
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		netaddr_unmap(&from, &fromlen);
+		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
+			continue;
+		struct sockaddr_storage mapped;
+		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server) ||
+		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
+			continue; /* not the answer we wait for: media comes later */
+		netaddr_str((struct sockaddr *)&mapped, cl->mapped, sizeof(cl->mapped));
+		cl->stun_done = true;
+		event_del(cl->stun_timer);
+		log_debug("STUN: public address %s", cl->mapped);
+		maybe_ready(cl);
+	}
+}
+
+/* --- signalling input --- */
+
+static void server_lost(struct client *cl, const char *why);
+
+static void on_hello(struct client *cl, const struct sig_msg *m)
+{
+	unsigned long long ka;
+	if (!sig_parse_u64(sig_msg_get(m, "keepalive"), &ka) || ka == 0 || ka > 3600)
+		ka = 30;
+	cl->keepalive_s = (unsigned)ka;
+	struct timeval idle = { 3 * (time_t)ka, 0 }, period = { (time_t)ka, 0 };
+	bufferevent_set_timeouts(cl->bev, &idle, NULL);
+	event_add(cl->keepalive_timer, &period);
+
+	struct sig_writer w;
+	sig_writer_init(&w, "HELLO");
+	sig_writer_addf(&w, "version", "%d", SIG_VERSION);
+	sig_writer_add(&w, "agent", "p2pcall/" P2PCALL_VERSION);
+	send_msg(cl, &w);
+	sig_writer_init(&w, "REGISTER");
+	sig_writer_add(&w, "name", cl->cli->name);
+	send_msg(cl, &w);
+	cl->sstate = S_REGISTERING;
+}
+
+static void on_register_reply(struct client *cl, const struct sig_msg *m, bool ok)
+{
+	if (ok) {
+		cl->sstate = S_READY;
+		cl->ever_registered = true;
+		cl->backoff_ms = BACKOFF_MIN_MS;
+		maybe_ready(cl);
+		return;
+	}
+	const char *reason = sig_msg_get(m, "reason");
+	if (reason && strcmp(reason, "name-taken") == 0 && cl->ever_registered) {
+		/* Reconnecting before the server noticed our old connection
+		 * died: it still holds the name for a while. Retry. */
+		server_lost(cl, "name still held by our previous connection");
+		return;
+	}
+	if (reason && strcmp(reason, "name-taken") == 0)
+		ev_error("the name `%s' is already registered at %s by someone else", cl->cli->name,
+			 cl->server_str);
+	else
+		ev_error("%s refused the registration of `%s': %s", cl->server_str, cl->cli->name,
+			 reason ? reason : "no reason given");
+	finish(cl, EXIT_REGISTER);
+}
+
+static bool is_our_call(struct client *cl, const struct sig_msg *m)
+{
+	unsigned long long id;
+	return cl->cstate != C_IDLE && sig_parse_u64(sig_msg_get(m, "call"), &id) && id == cl->call_id;
+}
+
+static void on_invite_error(struct client *cl, const struct sig_msg *m)
+{
+	static const struct { const char *reason; int status; } map[] = {
+		{ "unknown", EXIT_UNREACHABLE }, { "offline", EXIT_UNREACHABLE },
+		{ "busy", EXIT_BUSY },           { "in-call", EXIT_BUSY },
+	};
+	const char *reason = sig_msg_get(m, "reason");
+	if (!reason)
+		reason = "error";
+	int status = EXIT_ERROR;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].reason, reason) == 0)
+			status = map[i].status;
+	end_call(cl, reason, status);
+}
+
+static void on_ended(struct client *cl, const struct sig_msg *m)
+{
+	static const struct { const char *reason, *as; int status; } map[] = {
+		{ "hangup", "peer-hangup", EXIT_OK },
+		{ "rejected", "rejected", EXIT_REJECTED },
+		{ "busy", "busy", EXIT_BUSY },
+		{ "no-answer", "no-answer", EXIT_NO_ANSWER },
+		{ "cancelled", "peer-cancelled", EXIT_CANCELLED },
+		{ "peer-gone", "peer-gone", EXIT_NETWORK },
+	};
+	const char *reason = sig_msg_get(m, "reason");
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (reason && strcmp(map[i].reason, reason) == 0)
+			return end_call(cl, map[i].as, map[i].status);
+	end_call(cl, reason ? reason : "unknown-reason", EXIT_ERROR);
+}
+
+static void on_incoming(struct client *cl, const struct sig_msg *m)
+{
+	unsigned long long id;
+	const char *from = sig_msg_get(m, "from");
+	if (!sig_parse_u64(sig_msg_get(m, "call"), &id) || !from || !sig_name_valid(from)) {
+		log_warn("ignoring a malformed INCOMING from the server");
+		return;
+	}
+	if (cl->cstate != C_IDLE) {
+		/* The server should not offer a second call; decline it. */
+		struct sig_writer w;
+		sig_writer_init(&w, "REJECT");
+		sig_writer_addf(&w, "call", "%llu", id);
+		sig_writer_add(&w, "reason", "busy");
+		send_msg(cl, &w);
+		return;
+	}
+	cl->cstate = C_ALERTING;
+	cl->call_id = id;
+	cl->call_start_us = clock_now_us();
+	snprintf(cl->peer, sizeof(cl->peer), "%s", from);
+	snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", sig_msg_get(m, "seen") ? sig_msg_get(m, "seen") : "");
+	store_offer(cl, m);
+	if (open_path(cl, false) < 0) {
+		send_call_verb(cl, "REJECT", NULL);
+		cl->cstate = C_IDLE;
+		return;
+	}
+	ev_incoming(cl->peer, id, cl->cli->auto_answer);
+	send_call_verb(cl, "RINGING", NULL);
+	if (cl->cli->auto_answer)
+		answer(cl);
+	else
+		stdin_watch(cl, true);
+}
+
+static void handle_msg(struct client *cl, struct sig_msg *m)
+{
+	const char *v = m->verb, *re = sig_msg_get(m, "re");
+	bool ok = strcmp(v, "OK") == 0, err = strcmp(v, "ERR") == 0;
+
+	if (strcmp(v, "HELLO") == 0 && cl->sstate == S_GREETING)
+		return on_hello(cl, m);
+	if (strcmp(v, "PING") == 0) {
+		struct sig_writer w;
+		sig_writer_init(&w, "PONG");
+		sig_writer_add(&w, "id", sig_msg_get(m, "id"));
+		return send_msg(cl, &w);
+	}
+	if (strcmp(v, "PONG") == 0)
+		return;
+	if ((ok || err) && re && strcmp(re, "REGISTER") == 0 && cl->sstate == S_REGISTERING)
+		return on_register_reply(cl, m, ok);
+	if (err && re && strcmp(re, "HELLO") == 0) {
+		ev_error("%s does not speak our protocol version (%s)", cl->server_str,
+			 sig_msg_get(m, "reason") ? sig_msg_get(m, "reason") : "?");
+		return finish(cl, EXIT_SERVER);
+	}
+	if (ok && re && strcmp(re, "INVITE") == 0 && cl->cstate == C_INVITING) {
+		unsigned long long id;
+		if (sig_parse_u64(sig_msg_get(m, "call"), &id))
+			cl->call_id = id;
+		return;
+	}
+	if (err && re && strcmp(re, "INVITE") == 0 && cl->cstate == C_INVITING && !cl->call_id)
+		return on_invite_error(cl, m);
+	if (strcmp(v, "INCOMING") == 0)
+		return on_incoming(cl, m);
+	if (strcmp(v, "RINGING") == 0 && is_our_call(cl, m) && cl->cstate == C_INVITING)
+		return ev_ringing(cl->peer);
+	if (strcmp(v, "ACCEPTED") == 0 && is_our_call(cl, m) && cl->cstate == C_INVITING) {
+		const char *seen = sig_msg_get(m, "seen");
+		snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", seen ? seen : "");
+		store_offer(cl, m);
+		return start_path(cl);
+	}
+	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
+		return on_ended(cl, m);
+	if (ok)
+		return;
+	if (err)
+		log_warn("server: %s %s", re ? re : "", sig_msg_get(m, "reason") ? sig_msg_get(m, "reason") : "");
+	else
+		log_debug("ignoring unexpected %s from the server", v);
+}
+
+static int on_line(void *arg, char *line, size_t len)
+{
+	struct client *cl = arg;
+	struct sig_msg m;
+	int rc = sig_msg_parse(line, len, &m);
+	if (rc == -ENODATA)
+		return 0;
+	if (rc < 0) {
+		log_warn("ignoring a malformed line from the server");
+		return 0;
+	}
+	handle_msg(cl, &m);
+	return cl->finishing;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char buf[4096];
+	int n;
+	while (!cl->finishing && (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
+		if (sig_parser_feed(&cl->parser, buf, (size_t)n, on_line, cl) == -EMSGSIZE) {
+			server_lost(cl, "the server sent an overlong line");
+			return;
+		}
+	}
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->finishing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		event_base_loopexit(cl->base, NULL);
+}
+
+static void connect_server(struct client *cl);
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg) { connect_server(arg); }
+
+/* The signalling connection is gone. */
+static void server_lost(struct client *cl, const char *why)
+{
+	bool was_ready = cl->sstate == S_READY;
+	if (cl->bev) {
+		bufferevent_free(cl->bev);
+		cl->bev = NULL;
+	}
+	sig_parser_reset(&cl->parser);
+	cl->sstate = S_DOWN;
+	event_del(cl->keepalive_timer);
+	if (cl->finishing) {
+		event_base_loopexit(cl->base, NULL);
+		return;
+	}
+	if (!cl->ever_registered) {
+		ev_error("cannot reach the server at %s: %s", cl->server_str, why);
+		return finish(cl, EXIT_SERVER);
+	}
+	if (cl->cstate != C_IDLE)
+		end_call(cl, "network", EXIT_NETWORK);
+	if (cl->finishing)
+		return;
+	if (cl->cli->peer[0]) {
+		ev_error("lost the server at %s: %s", cl->server_str, why);
+		return finish(cl, EXIT_SERVER);
+	}
+	/* Waiting for calls: come back, with exponential backoff and jitter
+	 * so a restarted server is not hit by every client at once. */
+	uint32_t r;
+	getrandom(&r, sizeof(r), 0);
+	unsigned ms = cl->backoff_ms * 4 / 5 + r % (cl->backoff_ms * 2 / 5 + 1);
+	cl->backoff_ms = cl->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cl->backoff_ms * 2;
+	(void)was_ready;
+	ev_disconnected(why, ms / 1000.0);
+	struct timeval tv = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
+	event_add(cl->reconnect_timer, &tv);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		cl->sstate = S_GREETING;
+		int one = 1;
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss, &len) == 0) {
+			netaddr_unmap(&ss, &len);
+			netaddr_ip_str((struct sockaddr *)&ss, cl->local_ip, sizeof(cl->local_ip));
+		}
+		/* The server greets first; give it the register timeout. */
+		struct timeval tv = { 10, 0 };
+		bufferevent_set_timeouts(bev, &tv, NULL);
+		return;
+	}
+	const char *why = what & BEV_EVENT_TIMEOUT ? "no answer (timed out)"
+			: what & BEV_EVENT_EOF ? "connection closed by the server"
+			: evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	server_lost(cl, why);
+}
+
+static void connect_server(struct client *cl)
+{
+	cl->sstate = S_CONNECTING;
+	cl->announced = false;
+	cl->bev = bufferevent_socket_new(cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!cl->bev) {
+		ev_error("out of memory");
+		return finish(cl, EXIT_ERROR);
+	}
+	bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
+	struct timeval tv = { 10, 0 };
+	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(cl->bev, (struct sockaddr *)&cl->server, (int)cl->server_len) < 0) {
+		server_lost(cl, strerror(errno));
+		return;
+	}
+	stun_start(cl);
+}
+
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	struct sig_writer w;
+	sig_writer_init(&w, "PING");
+	send_msg(cl, &w);
+	struct timeval period = { (time_t)cl->keepalive_s, 0 };
+	event_add(cl->keepalive_timer, &period);
+}
+
+static void on_duration(evutil_socket_t fd, short what, void *arg) { hang_up(arg); }
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->finishing) { /* second Ctrl-C: leave now */
+		event_base_loopexit(cl->base, NULL);
+		return;
+	}
+	if (cl->cstate == C_IDLE)
+		return finish(cl, EXIT_OK);
+	hang_up(cl);
+	if (!cl->finishing)
+		finish(cl, cl->status);
+}
+
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	char buf[256];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0) { /* stdin closed: stop asking, let the call ring */
+		stdin_watch(cl, false);
+		event_free(cl->stdin_ev);
+		cl->stdin_ev = NULL;
+		return;
+	}
+	if (cl->cstate != C_ALERTING)
+		return;
+	if (buf[0] == 'a' || buf[0] == 'y')
+		answer(cl);
+	else if (buf[0] == 'r' || buf[0] == 'n')
+		hang_up(cl);
+}
+
+int client_run(const struct cli *cli)
+{
+	struct client cl = { .cli = cli, .udp = -1, .status = EXIT_ERROR, .backoff_ms = BACKOFF_MIN_MS };
+	events_init(cli->json, cli->verbosity < 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = netaddr_resolve(cli->server.host, cli->server.port, SOCK_STREAM, 0, &cl.server, &cl.server_len);
+	if (rc != 0) {
+		ev_error("cannot resolve the server `%s': %s", cli->server.host, netaddr_strerror(rc));
+		return EXIT_SERVER;
+	}
+	netaddr_unmap(&cl.server, &cl.server_len);
+	netaddr_str((struct sockaddr *)&cl.server, cl.server_str, sizeof(cl.server_str));
+
+	cl.udp = socket(cl.server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	cl.base = event_base_new();
+	if (cl.udp < 0 || !cl.base) {
+		ev_error("cannot open the media socket: %s", strerror(errno));
+		goto out;
+	}
+	cl.udp_ev = event_new(cl.base, cl.udp, EV_READ | EV_PERSIST, on_udp, &cl);
+	cl.stun_timer = evtimer_new(cl.base, on_stun_timer, &cl);
+	cl.keepalive_timer = evtimer_new(cl.base, on_keepalive, &cl);
+	cl.reconnect_timer = evtimer_new(cl.base, on_reconnect, &cl);
+	cl.duration_timer = evtimer_new(cl.base, on_duration, &cl);
+	cl.exit_timer = evtimer_new(cl.base, on_exit_timer, &cl);
+	cl.sigint = evsignal_new(cl.base, SIGINT, on_signal, &cl);
+	cl.sigterm = evsignal_new(cl.base, SIGTERM, on_signal, &cl);
+	if (!cli->auto_answer && isatty(STDIN_FILENO))
+		cl.stdin_ev = event_new(cl.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &cl);
+	if (!cl.udp_ev || !cl.stun_timer || !cl.keepalive_timer || !cl.reconnect_timer ||
+	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm) {
+		ev_error("out of memory");
+		goto out;
+	}
+	event_add(cl.udp_ev, NULL);
+	event_add(cl.sigint, NULL);
+	event_add(cl.sigterm, NULL);
+
+	connect_server(&cl);
+	event_base_dispatch(cl.base);
+out:
+	if (cl.bev)
+		bufferevent_free(cl.bev);
+	sig_parser_reset(&cl.parser);
+	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
+				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev };
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (cl.base)
+		event_base_free(cl.base);
+	if (cl.udp >= 0)
+		close(cl.udp);
+	return cl.status;
+}

@@ -1,0 +1,150 @@
+/* Client events as JSON lines or prose; see events.h. */
+#include "p2pcall/events.h"
+#include "p2pcall/clock.h"
+#include "p2pcall/jsonw.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static bool as_json, quiet;
+static uint64_t start_us;
+
+void events_init(bool json, bool q)
+{
+	as_json = json;
+	quiet = q;
+	start_us = clock_now_us();
+}
+
+static void begin(struct jsonw *w, const char *event)
+{
+	jsonw_begin(w);
+	jsonw_str(w, "event", event);
+	jsonw_num(w, "t", (double)(clock_now_us() - start_us) / 1e6, 3);
+}
+
+static void emit(struct jsonw *w)
+{
+	const char *text = jsonw_end(w);
+	if (text) {
+		/* One write per event, flushed: a script reading our stdout
+		 * through a pipe sees each event as it happens. */
+		fprintf(stdout, "%s\n", text);
+		fflush(stdout);
+	}
+}
+
+__attribute__((format(printf, 1, 2)))
+static void say(const char *fmt, ...)
+{
+	if (quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "p2pcall: %s\n", line);
+}
+
+void ev_registered(const char *name, const char *server, const char *mapped)
+{
+	if (!as_json) {
+		say("registered as %s at %s%s%s%s", name, server, mapped ? " (public address " : "",
+		    mapped ? mapped : "", mapped ? ")" : "; public address unknown (no STUN answer)");
+		return;
+	}
+	struct jsonw w;
+	begin(&w, "registered");
+	jsonw_str(&w, "name", name);
+	jsonw_str(&w, "server", server);
+	jsonw_str(&w, "mapped", mapped);
+	emit(&w);
+}
+
+void ev_calling(const char *peer)
+{
+	if (!as_json)
+		return say("calling %s ...", peer);
+	struct jsonw w;
+	begin(&w, "calling");
+	jsonw_str(&w, "peer", peer);
+	emit(&w);
+}
+
+void ev_incoming(const char *peer, unsigned long long call, bool will_answer)
+{
+	if (!as_json)
+		return say("incoming call from %s%s", peer,
+			   will_answer ? ", answering" : " - press a then Enter to answer, r to reject");
+	struct jsonw w;
+	begin(&w, "incoming");
+	jsonw_str(&w, "peer", peer);
+	jsonw_int(&w, "call", (long long)call);
+	emit(&w);
+}
+
+void ev_ringing(const char *peer)
+{
+	if (!as_json)
+		return say("%s is ringing", peer);
+	struct jsonw w;
+	begin(&w, "ringing");
+	jsonw_str(&w, "peer", peer);
+	emit(&w);
+}
+
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms)
+{
+	if (!as_json)
+		return say("connected to %s (%s%s%s) after %.0f ms", peer, remote,
+			   path ? ", " : "", path ? path : "", setup_ms);
+	struct jsonw w;
+	begin(&w, "connected");
+	jsonw_str(&w, "peer", peer);
+	jsonw_str(&w, "path", path);
+	jsonw_str(&w, "remote", remote);
+	jsonw_num(&w, "setup_ms", setup_ms, 1);
+	emit(&w);
+}
+
+void ev_ended(const char *peer, const char *reason, double duration_s, int status)
+{
+	if (!as_json)
+		return say("call with %s ended: %s after %.1f s", peer, reason, duration_s);
+	struct jsonw w;
+	begin(&w, "ended");
+	jsonw_str(&w, "peer", peer);
+	jsonw_str(&w, "reason", reason);
+	jsonw_num(&w, "duration_s", duration_s, 3);
+	jsonw_int(&w, "status", status);
+	emit(&w);
+}
+
+void ev_disconnected(const char *why, double retry_in_s)
+{
+	if (!as_json)
+		return say("lost the server (%s); reconnecting in %.1f s", why, retry_in_s);
+	struct jsonw w;
+	begin(&w, "disconnected");
+	jsonw_str(&w, "reason", why);
+	jsonw_num(&w, "retry_in_s", retry_in_s, 1);
+	emit(&w);
+}
+
+void ev_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Errors always reach stderr, even with --json or -q. */
+	fprintf(stderr, "p2pcall: error: %s\n", msg);
+	if (!as_json)
+		return;
+	struct jsonw w;
+	begin(&w, "error");
+	jsonw_str(&w, "message", msg);
+	emit(&w);
+}

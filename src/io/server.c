@@ -1,0 +1,382 @@
+/* The signalling server's I/O: a libevent loop with a TCP listener whose
+ * connections feed the switchboard, and a UDP socket on the same port that
+ * answers STUN Binding requests. All protocol logic is in switchboard.c
+ * and stun_responder.c; this file moves bytes and time. */
+#include "p2pcall/server.h"
+#include "p2pcall/clock.h"
+#include "p2pcall/endpoint.h"
+#include "p2pcall/list.h"
+#include "p2pcall/log.h"
+#include "p2pcall/netaddr.h"
+#include "p2pcall/stun_responder.h"
+#include "p2pcall/switchboard.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A peer that stops reading while we queue replies is dropped, not
+ * buffered without bound. */
+#define OUTPUT_LIMIT (64 * 1024)
+
+struct server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	evutil_socket_t udp;
+	struct event *udp_ev, *timer, *sigint, *sigterm;
+	struct sb *sb;
+	uint64_t armed; /* deadline the timer is set for */
+	struct timeval idle_timeout;
+	uint64_t stun_answered, stun_dropped;
+	bool logged_stun_drop;
+	struct list conns;
+};
+
+struct conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct sb_conn *sb;
+	struct list link; /* in server.conns */
+	bool closing;
+};
+
+static void rearm(struct server *srv)
+{
+	uint64_t d = sb_next_deadline(srv->sb);
+	if (d == srv->armed)
+		return;
+	srv->armed = d;
+	if (d == UINT64_MAX) {
+		evtimer_del(srv->timer);
+		return;
+	}
+	uint64_t now = clock_now_us(), wait = d > now ? d - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000000), (suseconds_t)(wait % 1000000) };
+	evtimer_add(srv->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	srv->armed = UINT64_MAX;
+	sb_tick(srv->sb, clock_now_us());
+	rearm(srv);
+}
+
+static void conn_finish(struct conn *c)
+{
+	struct server *srv = c->srv;
+	sb_conn_close(srv->sb, c->sb, clock_now_us());
+	list_del(&c->link);
+	bufferevent_free(c->bev);
+	free(c);
+	rearm(srv);
+}
+
+/* Stops reading and closes once queued output is written; the write
+ * callback runs from the loop, never inside a switchboard call. */
+static void conn_close_later(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	struct timeval flush = { 5, 0 };
+	bufferevent_set_timeouts(c->bev, NULL, &flush);
+	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void sb_send(void *ctx, void *io, const char *line, size_t len)
+{
+	struct conn *c = io;
+	if (c->closing)
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len > OUTPUT_LIMIT) {
+		log_warn("dropping a client that does not read its replies");
+		evbuffer_drain(out, evbuffer_get_length(out));
+		conn_close_later(c);
+		return;
+	}
+	bufferevent_write(c->bev, line, len);
+}
+
+static void sb_close(void *ctx, void *io) { conn_close_later(io); }
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char buf[4096];
+	int n;
+	while (!c->closing && (n = evbuffer_remove(in, buf, sizeof(buf))) > 0)
+		sb_conn_feed(c->srv->sb, c->sb, buf, (size_t)n, clock_now_us());
+	if (c->closing)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	rearm(c->srv);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_finish(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_TIMEOUT && !c->closing)
+		log_debug("closing a silent connection");
+	conn_finish(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = (socklen_t)salen;
+	char seen[NETADDR_STRLEN];
+	memcpy(&ss, sa, (size_t)salen);
+	netaddr_unmap(&ss, &len);
+	netaddr_str((struct sockaddr *)&ss, seen, sizeof(seen));
+
+	/* Small latency-bound messages: never wait to coalesce them. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct conn *c = calloc(1, sizeof(*c));
+	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c || !bev) {
+		log_error("out of memory accepting %s", seen);
+		free(c);
+		if (bev)
+			bufferevent_free(bev);
+		else
+			close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->bev = bev;
+	c->sb = sb_conn_open(srv->sb, c, seen, clock_now_us());
+	if (!c->sb) {
+		bufferevent_free(bev);
+		free(c);
+		return;
+	}
+	list_add_tail(&srv->conns, &c->link);
+	bufferevent_setcb(bev, on_read, on_write, on_event, c);
+	/* Silence for three keepalive periods means the client is gone. */
+	bufferevent_set_timeouts(bev, &srv->idle_timeout, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	rearm(srv);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: keep serving those already connected. */
+	log_warn("accept: %s", strerror(errno));
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	/* Bounded so a flood cannot starve the TCP side. */
+	for (int i = 0; i < 64; i++) {
+		uint8_t in[1500], out[1500];
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		struct sockaddr_storage mapped = from;
+		socklen_t mappedlen = fromlen;
+		netaddr_unmap(&mapped, &mappedlen);
+		ssize_t r = stun_responder_handle(in, (size_t)n, (struct sockaddr *)&mapped, mappedlen,
+						  out, sizeof(out), "p2pcall/" P2PCALL_VERSION);
+		if (r <= 0) {
+			srv->stun_dropped++;
+			if (!srv->logged_stun_drop) {
+				char a[NETADDR_STRLEN];
+				log_info("dropped a UDP packet from %s that is no STUN Binding request "
+					 "(further drops are only counted)",
+					 netaddr_str((struct sockaddr *)&mapped, a, sizeof(a)));
+				srv->logged_stun_drop = true;
+			}
+			continue;
+		}
+		if (sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&from, fromlen) == r) {
+			srv->stun_answered++;
+			if (log_get_level() >= LOG_DEBUG) {
+				char a[NETADDR_STRLEN];
+				log_debug("STUN Binding from %s answered",
+					  netaddr_str((struct sockaddr *)&mapped, a, sizeof(a)));
+			}
+		}
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Binds a socket of TYPE to SA, dual-stack for the IPv6 wildcard. */
+static int bind_socket(int type, const struct sockaddr *sa, socklen_t len)
+{
+	int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1, zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, sa, len) < 0 || (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Opens TCP and UDP on one port number. With port 0 the kernel picks the
+ * TCP port and UDP must get the same one; a few tries cover the rare case
+ * where that UDP port is taken. */
+static int open_sockets(const struct sockaddr_storage *want, socklen_t len, int *tcp, int *udp)
+{
+	for (int attempt = 0; attempt < 20; attempt++) {
+		struct sockaddr_storage ss = *want;
+		*tcp = bind_socket(SOCK_STREAM, (struct sockaddr *)&ss, len);
+		if (*tcp < 0)
+			return *tcp;
+		socklen_t l = sizeof(ss);
+		getsockname(*tcp, (struct sockaddr *)&ss, &l);
+		*udp = bind_socket(SOCK_DGRAM, (struct sockaddr *)&ss, len);
+		if (*udp >= 0)
+			return 0;
+		close(*tcp);
+		if (netaddr_port((const struct sockaddr *)want) != 0)
+			return *udp;
+	}
+	return -EADDRINUSE;
+}
+
+int server_run(const struct server_opts *opts)
+{
+	struct endpoint ep;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int rc, tcp = -1, udp = -1, status = 1;
+	struct server srv = { .udp = -1, .armed = UINT64_MAX };
+	list_init(&srv.conns);
+
+	if (endpoint_parse(opts->listen ? opts->listen : "[::]", SERVER_DEFAULT_PORT, &ep) < 0) {
+		log_error("cannot parse listen address `%s': use HOST[:PORT]", opts->listen);
+		return 2;
+	}
+	if (opts->listen && strcmp(ep.host, "*") == 0)
+		ep.host[0] = '\0';
+	rc = netaddr_resolve(ep.host, ep.port, SOCK_STREAM, 1, &addr, &addrlen);
+	if (rc != 0) {
+		log_error("cannot resolve listen address `%s': %s", ep.host, netaddr_strerror(rc));
+		return 2;
+	}
+	rc = open_sockets(&addr, addrlen, &tcp, &udp);
+	if (rc < 0 && !opts->listen) {
+		/* No IPv6 on this machine: fall back to IPv4 only. */
+		netaddr_resolve("0.0.0.0", ep.port, SOCK_STREAM, 1, &addr, &addrlen);
+		rc = open_sockets(&addr, addrlen, &tcp, &udp);
+	}
+	if (rc < 0) {
+		char a[NETADDR_STRLEN];
+		log_error("cannot listen on %s: %s", netaddr_str((struct sockaddr *)&addr, a, sizeof(a)),
+			  strerror(-rc));
+		return 1;
+	}
+
+	unsigned keepalive = opts->keepalive_s ? opts->keepalive_s : 30;
+	srv.idle_timeout = (struct timeval){ 3 * (time_t)keepalive, 0 };
+	struct sb_config cfg = {
+		.agent = "p2pcall/" P2PCALL_VERSION,
+		.keepalive_s = keepalive,
+		.ring_timeout_us = (uint64_t)opts->ring_timeout_s * 1000000u,
+		.register_timeout_us = (uint64_t)opts->register_timeout_s * 1000000u,
+	};
+	static const struct sb_ops ops = { sb_send, sb_close };
+	signal(SIGPIPE, SIG_IGN);
+
+	srv.base = event_base_new();
+	srv.udp = udp;
+	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0)
+		goto out;
+	srv.listener = evconnlistener_new(srv.base, on_accept, &srv, LEV_OPT_CLOSE_ON_FREE, -1, tcp);
+	if (!srv.listener)
+		goto out;
+	tcp = -1;
+	evconnlistener_set_error_cb(srv.listener, on_accept_error);
+	srv.udp_ev = event_new(srv.base, udp, EV_READ | EV_PERSIST, on_udp, &srv);
+	srv.timer = evtimer_new(srv.base, on_timer, &srv);
+	srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	if (!srv.udp_ev || !srv.timer || !srv.sigint || !srv.sigterm)
+		goto out;
+	event_add(srv.udp_ev, NULL);
+	event_add(srv.sigint, NULL);
+	event_add(srv.sigterm, NULL);
+
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	char a[NETADDR_STRLEN];
+	getsockname(udp, (struct sockaddr *)&bound, &blen);
+	log_info("listening on %s (signalling on TCP, STUN on UDP), keepalive %us",
+		 netaddr_str((struct sockaddr *)&bound, a, sizeof(a)), keepalive);
+
+	event_base_dispatch(srv.base);
+
+	const struct sb_stats *st = sb_stats(srv.sb);
+	log_info("served %llu calls; %llu malformed lines, %llu overlong, %llu register timeouts; "
+		 "STUN: %llu answered, %llu dropped",
+		 (unsigned long long)st->calls_total, (unsigned long long)st->malformed,
+		 (unsigned long long)st->overlong, (unsigned long long)st->register_timeouts,
+		 (unsigned long long)srv.stun_answered, (unsigned long long)srv.stun_dropped);
+	status = 0;
+out:
+	if (status)
+		log_error("cannot start the server: out of memory");
+	while (!list_empty(&srv.conns)) {
+		struct conn *c = list_entry(srv.conns.next, struct conn, link);
+		list_del(&c->link);
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	sb_free(srv.sb); /* frees the connections' protocol state */
+	if (srv.listener)
+		evconnlistener_free(srv.listener);
+	if (tcp >= 0)
+		close(tcp);
+	if (srv.udp_ev)
+		event_free(srv.udp_ev);
+	if (srv.timer)
+		event_free(srv.timer);
+	if (srv.sigint)
+		event_free(srv.sigint);
+	if (srv.sigterm)
+		event_free(srv.sigterm);
+	if (udp >= 0)
+		close(udp);
+	if (srv.base)
+		event_base_free(srv.base);
+	return status;
+}

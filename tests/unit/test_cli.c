@@ -1,0 +1,137 @@
+/* Command-line parsing: what is accepted, and that every bad value gets
+ * an error naming it. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "p2pcall/cli.h"
+#include "p2pcall/endpoint.h"
+
+static struct cli c;
+static char err[512];
+
+static int parse(const char *const *args)
+{
+	char *argv[32] = { "p2pcall" };
+	int argc = 1;
+	for (; args[argc - 1]; argc++)
+		argv[argc] = (char *)args[argc - 1];
+	err[0] = '\0';
+	return cli_parse(argc, argv, &c, err, sizeof(err));
+}
+
+#define PARSE(...) parse((const char *const[]){ __VA_ARGS__, NULL })
+
+START_TEST(client_call)
+{
+	ck_assert_int_eq(PARSE("--json", "--duration", "2.5", "Alice@example.org:9000", "Bob"), 0);
+	ck_assert(!c.serve);
+	ck_assert(c.json);
+	ck_assert_str_eq(c.name, "alice");
+	ck_assert_str_eq(c.server.host, "example.org");
+	ck_assert_uint_eq(c.server.port, 9000);
+	ck_assert_str_eq(c.peer, "bob");
+	ck_assert(c.duration_s == 2.5);
+}
+END_TEST
+
+START_TEST(client_wait_defaults)
+{
+	ck_assert_int_eq(PARSE("--auto-answer", "--once", "-v", "bob@[2001:db8::1]"), 0);
+	ck_assert_str_eq(c.server.host, "2001:db8::1");
+	ck_assert_uint_eq(c.server.port, 7878);
+	ck_assert_str_eq(c.peer, "");
+	ck_assert(c.auto_answer && c.once);
+	ck_assert_int_eq(c.verbosity, 1);
+}
+END_TEST
+
+START_TEST(serve)
+{
+	ck_assert_int_eq(PARSE("--serve", "--listen", "0.0.0.0:3479", "--keepalive", "5", "-q"), 0);
+	ck_assert(c.serve);
+	ck_assert_str_eq(c.listen, "0.0.0.0:3479");
+	ck_assert_uint_eq(c.keepalive_s, 5);
+	ck_assert_int_eq(c.verbosity, -1);
+	ck_assert_int_eq(PARSE("--help"), 0);
+	ck_assert(c.help);
+	ck_assert_int_eq(PARSE("-V"), 0);
+	ck_assert(c.version);
+}
+END_TEST
+
+/* Each bad command line fails and its message quotes the culprit. */
+START_TEST(errors_name_the_bad_value)
+{
+	static const struct { const char *args[6]; const char *quoted; } bad[] = {
+		{ { "--duration", "abc", "a@h", "b" }, "`abc'" },
+		{ { "--duration", "-1", "a@h", "b" }, "`-1'" },
+		{ { "--duration", "nan", "a@h", "b" }, "`nan'" },
+		{ { "--frobnicate", "a@h" }, "--frobnicate" },
+		{ { "alice" }, "`alice'" },
+		{ { "@host" }, "`@host'" },
+		{ { "Al ice@host" }, "`al ice'" },
+		{ { "alice@host:99999" }, "`alice@host:99999'" },
+		{ { "alice@host:0" }, "`alice@host:0'" },
+		{ { "alice@host", "b@d" }, "`b@d'" },
+		{ { "alice@host", "ALICE" }, "`alice'" },
+		{ { "alice@host", "bob", "carol" }, "`carol'" },
+		{ { "--serve", "alice@host" }, "`alice@host'" },
+		{ { "--serve", "--keepalive", "1.5" }, "`1.5'" },
+		{ { "--serve", "--json" }, "--json" },
+		{ { "--listen", "x:1", "a@h" }, "--serve" },
+		{ { "--once", "a@h", "bob" }, "`bob'" },
+		{ { "--duration" }, "--duration" },
+		{ { NULL }, "NAME@HOST" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(parse(bad[i].args) == -EINVAL, "case %zu accepted", i);
+		ck_assert_msg(strstr(err, bad[i].quoted), "case %zu: `%s' not in: %s", i, bad[i].quoted, err);
+	}
+}
+END_TEST
+
+START_TEST(endpoints)
+{
+	struct endpoint e;
+	char name[40];
+	ck_assert_int_eq(endpoint_parse("host", 7, &e), 0);
+	ck_assert_str_eq(e.host, "host");
+	ck_assert_uint_eq(e.port, 7);
+	ck_assert_int_eq(endpoint_parse("1.2.3.4:80", 7, &e), 0);
+	ck_assert_uint_eq(e.port, 80);
+	ck_assert_int_eq(endpoint_parse("::1", 7, &e), 0);
+	ck_assert_str_eq(e.host, "::1");
+	ck_assert_uint_eq(e.port, 7);
+	ck_assert_int_eq(endpoint_parse("[::1]:9", 7, &e), 0);
+	ck_assert_str_eq(e.host, "::1");
+	ck_assert_uint_eq(e.port, 9);
+	ck_assert_int_eq(endpoint_parse("[::1]", 7, &e), 0);
+	ck_assert_int_eq(endpoint_parse("h:0", 7, &e), 0); /* any port, for binding */
+	ck_assert_int_eq(endpoint_parse("", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("h:", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("h:x", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("h:65536", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("[::1", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("[::1]x", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse("a b", 7, &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse_identity("me@h@example:5", 7, name, sizeof(name), &e), 0);
+	ck_assert_str_eq(name, "me@h");
+	ck_assert_str_eq(e.host, "example");
+	ck_assert_int_eq(endpoint_parse_identity("nohost", 7, name, sizeof(name), &e), -EINVAL);
+	ck_assert_int_eq(endpoint_parse_identity("x@", 7, name, sizeof(name), &e), -EINVAL);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *t = tcase_create("parse");
+	tcase_add_test(t, client_call);
+	tcase_add_test(t, client_wait_defaults);
+	tcase_add_test(t, serve);
+	tcase_add_test(t, errors_name_the_bad_value);
+	tcase_add_test(t, endpoints);
+	suite_add_tcase(s, t);
+	return s;
+}
