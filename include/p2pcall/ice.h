@@ -22,7 +22,8 @@
  * with the remote password and come from the address the check went to.
  * The controlling side nominates the first pair that succeeds (a check with
  * USE-CANDIDATE); when that succeeds both sides report ICE_EVENT_SELECTED.
- * Afterwards: consent checks every consent_interval_us, consent lost after
+ * Afterwards: consent checks (retransmitted like checks) every
+ * consent_interval_us, consent lost after
  * consent_timeout_us without an authenticated response, a Binding
  * indication as keepalive when nothing was sent for keepalive_us, and an
  * authenticated request from a new address of the peer (NAT rebinding) is

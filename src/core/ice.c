@@ -29,6 +29,7 @@ struct pair {
 	bool nominate_on_success; /* controlled: peer sent USE-CANDIDATE */
 	bool triggered;           /* queued for a triggered check */
 	bool rebind;              /* learnt after selection: adopt on success */
+	bool no_local;            /* failed for want of a local candidate */
 };
 
 enum txn_kind { TXN_CHECK, TXN_NOMINATE, TXN_CONSENT };
@@ -293,6 +294,13 @@ int ice_add_local(struct ice_agent *a, const struct ice_cand *c)
 	if (a->n_local >= MAX_LOCAL)
 		return -ENOSPC;
 	a->local[a->n_local++] = n;
+	/* Pairs that were waiting for a local candidate of this family. */
+	for (size_t k = 0; k < a->n_remote; k++) {
+		if (a->pairs[k].no_local && pair_local(a, k) >= 0) {
+			a->pairs[k].no_local = false;
+			a->pairs[k].state = PAIR_WAITING;
+		}
+	}
 	return 0;
 }
 
@@ -310,9 +318,12 @@ static int add_remote(struct ice_agent *a, const struct ice_cand *c)
 	i = (int)a->n_remote++;
 	a->remote[i] = *c;
 	a->pairs[i] = (struct pair){ .state = PAIR_WAITING, .valid_local = -1 };
-	/* A pair whose family we have no local candidate for cannot work. */
-	if (a->n_local > 0 && pair_local(a, (size_t)i) < 0)
+	/* A pair whose family we have no local candidate for cannot work
+	 * (until one is added). */
+	if (a->n_local > 0 && pair_local(a, (size_t)i) < 0) {
 		a->pairs[i].state = PAIR_FAILED;
+		a->pairs[i].no_local = true;
+	}
 	return i;
 }
 
@@ -390,8 +401,9 @@ static void start_txn(struct ice_agent *a, int p, enum txn_kind kind,
 	t->len = (size_t)n;
 	t->sends = 1;
 	t->rto = a->cfg.rto_us;
-	/* Consent checks are not retransmitted: the next one comes soon. */
-	t->next_us = now + (kind == TXN_CONSENT ? a->cfg.consent_interval_us : t->rto);
+	/* Consent checks are retransmitted too (RFC 7675 section 5.1): on a
+	 * lossy path single requests would let consent lapse. */
+	t->next_us = now + t->rto;
 	if (kind != TXN_CONSENT)
 		a->pairs[p].state = PAIR_IN_PROGRESS;
 	if (kind == TXN_CONSENT)
@@ -432,9 +444,12 @@ int ice_start(struct ice_agent *a, uint64_t now_us)
 	a->start_us = now_us;
 	a->next_pace_us = now_us;
 	/* Pairs added before any local candidate: re-check the families. */
-	for (size_t i = 0; i < a->n_remote; i++)
-		if (a->pairs[i].state == PAIR_WAITING && pair_local(a, i) < 0)
+	for (size_t i = 0; i < a->n_remote; i++) {
+		if (a->pairs[i].state == PAIR_WAITING && pair_local(a, i) < 0) {
 			a->pairs[i].state = PAIR_FAILED;
+			a->pairs[i].no_local = true;
+		}
+	}
 	ice_tick(a, now_us);
 	return 0;
 }
@@ -773,7 +788,7 @@ void ice_tick(struct ice_agent *a, uint64_t now)
 		struct txn *t = &a->txn[i];
 		if (!t->used || t->next_us > now)
 			continue;
-		if (t->kind == TXN_CONSENT || t->sends >= a->cfg.max_transmits) {
+		if (t->sends >= a->cfg.max_transmits) {
 			t->used = false;
 			if (t->kind != TXN_CONSENT) {
 				a->pairs[t->pair].rebind = false;

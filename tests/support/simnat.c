@@ -46,6 +46,8 @@ struct simnet {
 	size_t n_q, cap_q;
 	simnet_tap_cb tap;
 	void *tap_ctx;
+	unsigned loss_pct;
+	uint64_t loss_rng;
 	struct simnet_counters c;
 };
 
@@ -196,6 +198,11 @@ static void enqueue(struct simnet *n, uint64_t now, const struct sockaddr *src,
 {
 	if (len > sizeof(n->q[0].buf))
 		abort();
+	n->loss_rng = n->loss_rng * 6364136223846793005ull + 1442695040888963407ull;
+	if (n->loss_pct && (n->loss_rng >> 33) % 100 < n->loss_pct) {
+		n->c.lost++;
+		return;
+	}
 	if (n->n_q == n->cap_q) {
 		n->cap_q = n->cap_q ? 2 * n->cap_q : 64;
 		n->q = realloc(n->q, n->cap_q * sizeof(*n->q));
@@ -333,6 +340,12 @@ void simnet_rebind(struct simnet *n, int h)
 void simnet_blackhole(struct simnet *n, int h, bool on)
 {
 	n->hosts[h].blackhole = on;
+}
+
+void simnet_set_loss(struct simnet *n, unsigned pct, uint64_t seed)
+{
+	n->loss_pct = pct;
+	n->loss_rng = seed;
 }
 
 const struct simnet_counters *simnet_counters(const struct simnet *n)

@@ -80,8 +80,12 @@ void simnet_rebind(struct simnet *n, int h);
 /* Drops everything to and from h while on. */
 void simnet_blackhole(struct simnet *n, int h, bool on);
 
+/* Drops packets put on the wire with probability pct/100, from a PRNG
+ * with the given seed (reproducible). */
+void simnet_set_loss(struct simnet *n, unsigned pct, uint64_t seed);
+
 struct simnet_counters {
-	uint64_t sent, delivered, filtered, unroutable, blackholed;
+	uint64_t sent, delivered, filtered, unroutable, blackholed, lost;
 };
 const struct simnet_counters *simnet_counters(const struct simnet *n);
 

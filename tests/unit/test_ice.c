@@ -366,6 +366,14 @@ START_TEST(test_nat_matrix)
 			ck_assert_int_ne(w.a.sel_remote.type, ICE_CAND_PRFLX);
 			ck_assert_int_ne(w.b.sel_remote.type, ICE_CAND_PRFLX);
 		}
+		/* Consent keeps flowing through every NAT that let the pair
+		 * work: nothing lost in 45 s, nothing changed. */
+		run_until(&w, w.now + 45 * SEC, NULL);
+		ck_assert_int_eq(w.a.n_consent_lost + w.b.n_consent_lost, 0);
+		ck_assert_int_eq(w.a.n_remote_changed + w.b.n_remote_changed, 0);
+		ck_assert_uint_ge(ice_get_stats(w.a.agent)->consent_sent, 7);
+		ck_assert_uint_ge(ice_get_stats(w.b.agent)->consent_sent, 7);
+		assert_agree(&w);
 	} else {
 		ck_assert_msg(w.a.n_failed == 1 && w.b.n_failed == 1,
 			      "%s vs %s: expected failure on both sides", an, bn);
@@ -379,6 +387,28 @@ START_TEST(test_nat_matrix)
 		/* After failure the agents go quiet. */
 		ck_assert_uint_eq(ice_next_deadline(w.a.agent), UINT64_MAX);
 	}
+	world_free(&w);
+}
+END_TEST
+
+/* 10% to 50% of the packets lost (both ways, 3 seeds each):
+ * retransmissions carry the checks through, both sides still agree, and
+ * consent survives the loss. */
+START_TEST(test_lossy_path)
+{
+	struct world_opts o = { .nat_a = SIMNAT_PORT_RESTRICTED, .nat_b = SIMNAT_RESTRICTED,
+				.delay = 40 * MS };
+	struct world w;
+
+	world_init(&w, &o);
+	simnet_set_loss(w.net, 10 * (unsigned)(_i / 3 + 1), (uint64_t)_i + 1);
+	start_both(&w, &o);
+	run_until(&w, w.now + 10 * SEC, both_done);
+	assert_agree(&w);
+	ck_assert_uint_gt(simnet_counters(w.net)->lost, 0);
+	run_until(&w, w.now + 60 * SEC, NULL);
+	ck_assert_int_eq(w.a.n_consent_lost + w.b.n_consent_lost, 0);
+	assert_agree(&w);
 	world_free(&w);
 }
 END_TEST
@@ -619,20 +649,27 @@ START_TEST(test_ipv6_and_families)
 	ck_assert_int_eq(ice_add_local(w.a.agent, &(struct ice_cand){ .type = ICE_CAND_HOST,
 			 .addr = { 0 } }), -EINVAL);
 	struct ice_cand c;
-	ice_cand_parse("host/2001:db8::a/5000", &c);
+	/* A's IPv4 address goes in first, its IPv6 one only after the
+	 * remote candidates: the IPv6 pair must still be checked. */
+	ice_cand_parse("host/192.0.2.50/5000", &c);
 	ice_add_local(w.a.agent, &c);
 	ice_cand_parse("host/2001:db8::b/6000", &c);
 	ice_add_local(w.b.agent, &c);
-	/* B also advertises an IPv4 address that A has no family for; A
-	 * must not check it (no local IPv4) */
+	/* B also advertises an IPv4 address (unreachable: B has none);
+	 * B has no IPv4 local candidate so never checks A's. */
 	ck_assert_int_eq(ice_add_remote_str(w.a.agent, "host/192.0.2.9/6000"), 0);
 	ck_assert_int_eq(ice_add_remote_str(w.a.agent, "host/2001:db8::b/6000"), 0);
 	ck_assert_int_eq(ice_add_remote_str(w.b.agent, "host/2001:db8::a/5000"), 0);
+	ice_cand_parse("host/2001:db8::a/5000", &c);
+	ice_add_local(w.a.agent, &c);
 	start_both(&w, &o);
 	run_until(&w, w.now + 5 * SEC, both_done);
 	assert_agree(&w);
 	ck_assert_int_eq(w.a.sel_remote.addr.ss_family, AF_INET6);
-	ck_assert_uint_eq(ice_get_stats(w.a.agent)->checks_sent, 2); /* check + nomination */
+	/* v6 check + v4 check + nomination */
+	ck_assert_uint_eq(ice_get_stats(w.a.agent)->checks_sent, 3);
+	/* B never checked anything but A's IPv6 address */
+	ck_assert_uint_eq(ice_get_stats(w.b.agent)->checks_sent, 1);
 	world_free(&w);
 }
 END_TEST
@@ -814,6 +851,7 @@ Suite *ice_suite(void)
 	tc = tcase_create("simnat");
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_nat_matrix, 0, 25);
+	tcase_add_loop_test(tc, test_lossy_path, 0, 15);
 	tcase_add_test(tc, test_pacing_and_retransmit);
 	tcase_add_test(tc, test_pacing_multiple_pairs);
 	tcase_add_test(tc, test_stranger_requests);
