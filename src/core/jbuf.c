@@ -192,27 +192,30 @@ static int store(struct jbuf *jb, int64_t now, uint64_t now_us, int64_t seq,
 	/* Every packet, late or not, tells how late the network can be. */
 	jbuf_est_add(&jb->est, now_us, now - ts);
 
-	if (jb->have_real && seq == jb->real_seq + 1 && jb->conceal_run > 0) {
-		if (jb->playing && ts == jb->last_end && ts < jb->play_ts) {
-			/* The very packet we concealed in place of came late:
-			 * play it now rather than drop it. The frames concealed
-			 * meanwhile become the delay increase. */
-			int64_t d = now - ts - jbuf_est_min(&jb->est);
-			if (d <= (int64_t)jb->cfg.max_ms * 48) {
-				jb->st.adopted++;
-				jb->st.grow_inserts += jb->conceal_run;
-				jb->play_ts = ts;
-				jb->last_seq = seq - 1;
-				jb->conceal_run = 0;
-				jb->empty_run = 0;
-			}
-		} else if (ts > jb->last_end) {
-			/* Sequence numbers went on but time jumped: the
-			 * sender paused (DTX). What we concealed was not lost. */
-			jb->st.concealed -= jb->conceal_run;
-			jb->st.dtx += jb->conceal_run;
+	int64_t k = jb->have_real ? seq - jb->real_seq : 0;
+	if ((k == 1 || k == 2) && jb->conceal_run >= (uint64_t)k && jb->playing &&
+	    ts < jb->play_ts &&
+	    (k == 1 ? ts == jb->last_end :
+	     ts > jb->last_end && ts - jb->last_end <= dur)) {
+		/* The packet we concealed in place of (k = 1), or the one
+		 * after it, whose FEC rebuilds it (k = 2), came late: play
+		 * from there rather than drop it. The frames concealed
+		 * meanwhile become the delay increase. */
+		int64_t d = now - jb->last_end - jbuf_est_min(&jb->est);
+		if (d <= (int64_t)jb->cfg.max_ms * 48) {
+			jb->st.adopted++;
+			jb->st.grow_inserts += jb->conceal_run;
+			jb->play_ts = jb->last_end;
+			jb->last_seq = jb->real_seq;
 			jb->conceal_run = 0;
+			jb->empty_run = 0;
 		}
+	} else if (k == 1 && jb->conceal_run > 0 && ts > jb->last_end) {
+		/* Sequence numbers went on but time jumped: the sender
+		 * paused (DTX). What we concealed was not lost. */
+		jb->st.concealed -= jb->conceal_run;
+		jb->st.dtx += jb->conceal_run;
+		jb->conceal_run = 0;
 	}
 
 	if (jb->playing && ts + dur <= jb->play_ts) {

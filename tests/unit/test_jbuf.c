@@ -153,6 +153,52 @@ START_TEST(adopt_delayed)
 }
 END_TEST
 
+/* 5 is lost and 6.. are delayed: 6, arriving late, is adopted with its
+ * FEC standing in for 5. */
+START_TEST(adopt_delayed_fec)
+{
+	struct jbuf *jb = mk(20);
+	struct jbuf_out o;
+	uint64_t t = 0;
+	for (uint32_t i = 0; i < 5; i++) {
+		put20(jb, t, (uint16_t)i, i * 960, i);
+		jbuf_get(jb, t, &o);
+		t += 20 * MS;
+	}
+	jbuf_get(jb, t, &o);
+	ck_assert_uint_eq(o.seq, 4);
+	for (int k = 1; k <= 3; k++) {
+		jbuf_get(jb, t + (uint64_t)k * 20 * MS, &o);
+		ck_assert_int_eq(o.kind, JBUF_CONCEAL);
+	}
+	ck_assert_int_eq(put20(jb, t + 70 * MS, 6, 6 * 960, 6), JBUF_PUT_OK);
+	jbuf_get(jb, t + 80 * MS, &o);
+	ck_assert_int_eq(o.kind, JBUF_FEC);
+	ck_assert_uint_eq(o.seq, 6);
+	ck_assert_uint_eq(o.samples, 960);
+	jbuf_get(jb, t + 100 * MS, &o);
+	ck_assert_int_eq(o.kind, JBUF_FRAME);
+	ck_assert_uint_eq(o.seq, 6);
+	/* 7 lost, 8 and 9 delayed past both slots: 9 is two after the
+	 * last real frame, no FEC can bridge that: 9 is late. */
+	jbuf_get(jb, t + 120 * MS, &o);
+	ck_assert_int_eq(o.kind, JBUF_CONCEAL);
+	jbuf_get(jb, t + 140 * MS, &o);
+	ck_assert_int_eq(o.kind, JBUF_CONCEAL);
+	jbuf_get(jb, t + 160 * MS, &o);
+	ck_assert_int_eq(o.kind, JBUF_CONCEAL);
+	ck_assert_int_eq(put20(jb, t + 170 * MS, 9, 9 * 960, 9), JBUF_PUT_LATE);
+	struct jbuf_stats st;
+	jbuf_get_stats(jb, &st);
+	ck_assert_uint_eq(st.adopted, 1);
+	ck_assert_uint_eq(st.grow_inserts, 3);
+	ck_assert_uint_eq(st.late, 1);
+	ck_assert_uint_eq(st.fec, 1);
+	ck_assert_uint_eq(st.concealed, 6);
+	jbuf_free(jb);
+}
+END_TEST
+
 /* Sequence numbers continue but time jumps: DTX, not loss. */
 START_TEST(dtx_gap)
 {
@@ -630,6 +676,7 @@ Suite *jbuf_suite(void)
 	tcase_add_test(tc, config_and_args);
 	tcase_add_test(tc, start_fec_conceal);
 	tcase_add_test(tc, adopt_delayed);
+	tcase_add_test(tc, adopt_delayed_fec);
 	tcase_add_test(tc, dtx_gap);
 	tcase_add_test(tc, overflow_capacity);
 	suite_add_tcase(s, tc);
