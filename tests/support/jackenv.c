@@ -154,10 +154,6 @@ static int start_jackd(struct jackenv *e, char *err, size_t errlen)
 		set_err(err, errlen, "jackd exited at start (log: %s)", e->log);
 		return -ECHILD;
 	}
-	setenv("JACK_DEFAULT_SERVER", e->server, 1);
-	/* Never let libjack start a default server of its own behind our
-	 * back if ours dies. */
-	setenv("JACK_NO_START_SERVER", "1", 1);
 	return 0;
 }
 
@@ -193,7 +189,7 @@ int jackenv_new(struct jackenv **out, enum jackenv_mode mode, char *err, size_t 
 	}
 	if (mode == JACKENV_JACK && (rc = start_jackd(e, err, errlen)) < 0)
 		goto out;
-	setenv("ALSA_CONFIG_PATH", e->asoundrc, 1);
+	jackenv_apply(e);
 	*out = e;
 	e = NULL;
 out:
@@ -204,6 +200,24 @@ out:
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(p);
+}
+
+static bool owns_var(const char *name, const char *value)
+{
+	const char *v = getenv(name);
+
+	return v && strcmp(v, value) == 0;
+}
+
+void jackenv_apply(const struct jackenv *e)
+{
+	setenv("ALSA_CONFIG_PATH", e->asoundrc, 1);
+	if (e->mode == JACKENV_JACK) {
+		setenv("JACK_DEFAULT_SERVER", e->server, 1);
+		/* Never let libjack start a default server of its own behind
+		 * our back if ours dies. */
+		setenv("JACK_NO_START_SERVER", "1", 1);
+	}
 }
 
 void jackenv_free(struct jackenv *e)
@@ -226,8 +240,11 @@ void jackenv_free(struct jackenv *e)
 			kill(e->jackd, SIGKILL);
 			wait_exit(e->jackd, &status);
 		}
-		unsetenv("JACK_DEFAULT_SERVER");
-		unsetenv("JACK_NO_START_SERVER");
+		/* Another, newer environment may own the variables now. */
+		if (owns_var("JACK_DEFAULT_SERVER", e->server)) {
+			unsetenv("JACK_DEFAULT_SERVER");
+			unsetenv("JACK_NO_START_SERVER");
+		}
 	}
 	if (e->dir[0]) {
 		const char *keep = getenv("P2PCALL_KEEP_TMP");
@@ -236,7 +253,8 @@ void jackenv_free(struct jackenv *e)
 			fprintf(stderr, "jackenv: keeping %s\n", e->dir);
 		else
 			nftw(e->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-		unsetenv("ALSA_CONFIG_PATH");
+		if (owns_var("ALSA_CONFIG_PATH", e->asoundrc))
+			unsetenv("ALSA_CONFIG_PATH");
 	}
 	free(e);
 }

@@ -16,7 +16,10 @@
  * jackenv_new sets ALSA_CONFIG_PATH (and for JACK, JACK_DEFAULT_SERVER and
  * JACK_NO_START_SERVER=1) in this process's environment, so it must run
  * before PortAudio is initialised; child processes inherit it.
- * jackenv_free stops jackd, removes the dir and unsets the variables. */
+ * jackenv_free stops jackd, removes the dir and unsets the variables (if
+ * they are still its own). To give two processes (two call peers) two
+ * environments, create one, spawn the first peer, create the other, spawn
+ * the second; jackenv_apply switches back. */
 #ifndef P2PCALL_JACKENV_H
 #define P2PCALL_JACKENV_H
 
@@ -38,6 +41,10 @@ int jackenv_new(struct jackenv **out, enum jackenv_mode mode, char *err, size_t 
 
 /* Kills jackd (if any), removes the temp dir, unsets the variables. */
 void jackenv_free(struct jackenv *e);
+
+/* Points this process's environment (ALSA_CONFIG_PATH, JACK_*) at e again;
+ * affects PortAudio initialised afterwards and processes spawned after. */
+void jackenv_apply(const struct jackenv *e);
 
 const char *jackenv_dir(const struct jackenv *e);
 const char *jackenv_asoundrc(const struct jackenv *e);
