@@ -35,6 +35,7 @@ struct cli {
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */
 	enum relay_mode relay;
+	struct endpoint stun;      /* host empty: the signalling server */
 	char name[40];
 	struct endpoint server;
 	char peer[40];             /* empty: wait for calls */

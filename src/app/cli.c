@@ -25,6 +25,8 @@ const char cli_usage[] =
 	"  --duration SECONDS    hang up after this long connected\n"
 	"  --json                one JSON object per line on stdout for each event\n"
 	"  --relay MODE          auto (relay if no direct path), never, always\n"
+	"  --stun HOST[:PORT]    ask this STUN server for the public address (default:\n"
+	"                        the signalling server; port 3478 if not given)\n"
 	"server options:\n"
 	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
 	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
@@ -37,7 +39,7 @@ const char cli_usage[] =
 
 enum {
 	OPT_SERVE = 256, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
-	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY,
+	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN,
 };
 
 static const struct option options[] = {
@@ -51,6 +53,7 @@ static const struct option options[] = {
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "relay", required_argument, NULL, OPT_RELAY },
+	{ "stun", required_argument, NULL, OPT_STUN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -136,6 +139,11 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 				rc = fail(err, n, "--relay: `%s' is not auto, never or always", optarg);
 			client_opt = true;
 			break;
+		case OPT_STUN:
+			if (endpoint_parse(optarg, 3478, &c->stun) < 0 || c->stun.port == 0)
+				rc = fail(err, n, "--stun: cannot parse `%s': expected HOST[:PORT]", optarg);
+			client_opt = true;
+			break;
 		case 'v': c->verbosity++; break;
 		case 'q': c->verbosity = -1; break;
 		case 'h': c->help = true; return 0;
@@ -153,8 +161,8 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 		if (rest > 0)
 			return fail(err, n, "--serve takes no NAME@HOST or PEER (got `%s')", argv[optind]);
 		if (client_only_used(c) || client_opt)
-			return fail(err, n, "--json, --auto-answer, --once, --duration and --relay are client "
-				    "options, not for --serve");
+			return fail(err, n, "--json, --auto-answer, --once, --duration, --relay and --stun "
+				    "are client options, not for --serve");
 		return 0;
 	}
 	if (server_opt)

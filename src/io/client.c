@@ -51,6 +51,9 @@ struct client {
 	char server_str[NETADDR_STRLEN];
 	struct sockaddr_storage server;
 	socklen_t server_len;
+	struct sockaddr_storage stun;     /* where STUN requests go */
+	socklen_t stun_len;
+	char stun_str[NETADDR_STRLEN];
 
 	/* media socket and STUN */
 	int udp;
@@ -516,7 +519,7 @@ static void stun_send(struct client *cl)
 {
 	uint8_t buf[128];
 	ssize_t n = stun_build_binding_request(buf, sizeof(buf), cl->stun_txid, NULL);
-	if (n > 0 && sendto(cl->udp, buf, (size_t)n, 0, (struct sockaddr *)&cl->server, cl->server_len) < 0)
+	if (n > 0 && sendto(cl->udp, buf, (size_t)n, 0, (struct sockaddr *)&cl->stun, cl->stun_len) < 0)
 		log_debug("STUN request: %s", strerror(errno));
 }
 
@@ -535,7 +538,7 @@ static void on_stun_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (cl->stun_tries == STUN_TRIES) {
 		log_warn("no STUN answer from %s over UDP; the public address is unknown",
-			 cl->server_str);
+			 cl->stun_str);
 		cl->stun_done = true;
 		maybe_ready(cl);
 		return;
@@ -567,7 +570,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		struct sockaddr_storage mapped;
-		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server) ||
+		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->stun) ||
 		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
 			continue; /* not the answer we wait for: media comes later */
 		netaddr_str((struct sockaddr *)&mapped, cl->mapped, sizeof(cl->mapped));
@@ -942,6 +945,20 @@ int client_run(const struct cli *cli)
 	}
 	netaddr_unmap(&cl.server, &cl.server_len);
 	netaddr_str((struct sockaddr *)&cl.server, cl.server_str, sizeof(cl.server_str));
+	cl.stun = cl.server;
+	cl.stun_len = cl.server_len;
+	if (cli->stun.host[0]) {
+		/* The media socket has the server's family: ask for a STUN
+		 * address of that family too. */
+		rc = netaddr_resolve(cli->stun.host, cli->stun.port, SOCK_DGRAM, 0, &cl.stun, &cl.stun_len);
+		if (rc != 0 || cl.stun.ss_family != cl.server.ss_family) {
+			ev_error("cannot use the STUN server `%s': %s", cli->stun.host,
+				 rc ? netaddr_strerror(rc) : "not of the signalling server's address family");
+			return EXIT_SERVER;
+		}
+		netaddr_unmap(&cl.stun, &cl.stun_len);
+	}
+	netaddr_str((struct sockaddr *)&cl.stun, cl.stun_str, sizeof(cl.stun_str));
 
 	cl.udp = socket(cl.server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	cl.base = event_base_new();

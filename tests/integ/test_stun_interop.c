@@ -2,7 +2,13 @@
  * server: it must decode the mapped address our server saw, over IPv4 and
  * IPv6. The server logs each answered Binding at -v; both must agree. */
 #include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +94,56 @@ START_TEST(coturn_client_ipv6)
 }
 END_TEST
 
+/* Our client against coturn's plain STUN server (--stun): the public
+ * address comes from coturn, and our server answers no STUN at all. */
+START_TEST(client_uses_coturn_stun)
+{
+	if (system("command -v turnserver >/dev/null 2>&1") != 0)
+		ck_abort_msg("turnserver (package coturn) is missing: run contrib/install-deps.sh --test");
+	struct proc coturn, srv, client;
+	char log[16384] = "", line[2048], field[128], cport[16], id[64], stun[64];
+	/* A port for coturn: the kernel's pick for a UDP socket, released. */
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	bind(u, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(u, (struct sockaddr *)&sa, &len);
+	close(u);
+	snprintf(cport, sizeof(cport), "%d", ntohs(sa.sin_port));
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "exec turnserver -n --listening-ip=127.0.0.1 --listening-port=%s --stun-only --no-cli "
+		 "--no-tls --no-dtls --log-file=stdout --simple-log >/dev/null 2>&1", cport);
+	memset(&coturn, 0, sizeof(coturn));
+	coturn.pid = fork();
+	if (coturn.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	usleep(500000);
+
+	ck_assert_int_eq(proc_start(&srv, (const char *[]){ "-v", "--serve", "--listen", "127.0.0.1:0", NULL }), 0);
+	const char *at = wait_log(&srv, log, sizeof(log), "listening on 127.0.0.1:");
+	ck_assert_ptr_nonnull(at);
+	int port = atoi(at + strlen("listening on 127.0.0.1:"));
+	snprintf(id, sizeof(id), "carol@127.0.0.1:%d", port);
+	snprintf(stun, sizeof(stun), "127.0.0.1:%s", cport);
+	ck_assert_int_eq(proc_start(&client, (const char *[]){ "--json", "--stun", stun, id, NULL }), 0);
+	ck_assert_int_eq(proc_event(&client, "registered", line, sizeof(line), 8000), 0);
+	json_field(line, "mapped", field, sizeof(field));
+	ck_assert_msg(strncmp(field, "127.0.0.1:", 10) == 0, "no mapped address from coturn: %s", line);
+	usleep(200000);
+	wait_log(&srv, log, sizeof(log), "STUN Binding from");
+	ck_assert_msg(!strstr(log, "STUN Binding from"), "our server answered STUN: %s", log);
+	proc_stop(&client);
+	proc_stop(&srv);
+	kill(coturn.pid, SIGKILL);
+	waitpid(coturn.pid, NULL, 0);
+}
+END_TEST
+
 Suite *stun_interop_suite(void)
 {
 	Suite *s = suite_create("stun_interop");
@@ -95,6 +151,7 @@ Suite *stun_interop_suite(void)
 	tcase_set_timeout(c, 30);
 	tcase_add_test(c, coturn_client_ipv4);
 	tcase_add_test(c, coturn_client_ipv6);
+	tcase_add_test(c, client_uses_coturn_stun);
 	suite_add_tcase(s, c);
 	return s;
 }

@@ -37,6 +37,9 @@ START_TEST(client_call)
 	ck_assert_int_eq(c.relay, RELAY_ALWAYS);
 	ck_assert_int_eq(PARSE("--relay", "never", "a@h", "b"), 0);
 	ck_assert_int_eq(c.relay, RELAY_NEVER);
+	ck_assert_int_eq(PARSE("--stun", "stun.example.org", "a@h", "b"), 0);
+	ck_assert_str_eq(c.stun.host, "stun.example.org");
+	ck_assert_uint_eq(c.stun.port, 3478);
 }
 END_TEST
 
@@ -88,6 +91,8 @@ START_TEST(errors_name_the_bad_value)
 		{ { "--once", "a@h", "bob" }, "`bob'" },
 		{ { "--duration" }, "--duration" },
 		{ { "--relay", "sometimes", "a@h" }, "`sometimes'" },
+		{ { "--stun", "[::1", "a@h" }, "`[::1'" },
+		{ { "--stun", "h:0", "a@h" }, "`h:0'" },
 		{ { "--serve", "--relay", "never" }, "--relay" },
 		{ { NULL }, "NAME@HOST" },
 	};
