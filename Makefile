@@ -124,9 +124,11 @@ check:
 check-san:
 	$(MAKE) SANITIZE=1 check
 
-$(BUILD)/bench/%: bench/%.c $(LIBIO) $(LIBCORE)
+# Benchmarks may use the test support code (the NAT lab, process helpers).
+SUPP_OBJ  := $(SUPP_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/bench/%: bench/%.c $(SUPP_OBJ) $(LIBIO) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(IO_CFLAGS) -o $@ $^ $(LIBS) $(call pc_libs,speexdsp)
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(TEST_LIBS)
 
 bench: $(BIN) $(BENCH_BIN)
 	@set -e; for b in $(BENCH_BIN); do \

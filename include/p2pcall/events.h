@@ -12,8 +12,10 @@ void ev_registered(const char *name, const char *server, const char *mapped);
 void ev_calling(const char *peer);
 void ev_incoming(const char *peer, unsigned long long call, bool will_answer);
 void ev_ringing(const char *peer);
-/* PATH is "direct" or "relay", or NULL while no media path is set up. */
-void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms);
+/* PATH is "direct" or "relay", or NULL for a peer without a media path.
+ * SETUP_MS runs from the invitation (or the incoming call), PATH_MS from
+ * the answer, to the moment the path is up. */
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms);
 /* The media path changed during the call (relay -> direct, or back). */
 void ev_path(const char *path, const char *remote);
 void ev_ended(const char *peer, const char *reason, double duration_s, int status);

@@ -81,6 +81,7 @@ struct client {
 	char peer[40];
 	char peer_seen[NETADDR_STRLEN];
 	uint64_t call_start_us, answered_us;
+	uint64_t answer_seen_us; /* when the answer was sent or received */
 	struct event *duration_timer, *stdin_ev;
 
 	/* the media path: per-call credentials and candidates */
@@ -242,7 +243,8 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	cl->cstate = C_ANSWERED;
 	cl->answered_us = clock_now_us();
 	stdin_watch(cl, false);
-	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000);
+	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000,
+		     since_s(cl->answer_seen_us) * 1000);
 	if (cl->cli->duration_s > 0) {
 		double d = cl->cli->duration_s;
 		struct timeval tv = { (time_t)d, (suseconds_t)((d - (double)(time_t)d) * 1e6) };
@@ -446,6 +448,7 @@ static void store_offer(struct client *cl, const struct sig_msg *m)
 static void start_path(struct client *cl, const char *relay_tok)
 {
 	cl->cstate = C_ANSWERED;
+	cl->answer_seen_us = clock_now_us();
 	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
 	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
 		connected(cl, NULL, cl->peer_seen);

@@ -94,7 +94,7 @@ void ev_ringing(const char *peer)
 	emit(&w);
 }
 
-void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms)
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms)
 {
 	if (!as_json)
 		return say("connected to %s (%s%s%s) after %.0f ms", peer, remote,
@@ -105,6 +105,7 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	jsonw_str(&w, "path", path);
 	jsonw_str(&w, "remote", remote);
 	jsonw_num(&w, "setup_ms", setup_ms, 1);
+	jsonw_num(&w, "path_ms", path_ms, 1);
 	emit(&w);
 }
 

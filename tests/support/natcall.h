@@ -1,0 +1,27 @@
+/* One call across the NAT lab (tests/lab): a server on the WAN, bob behind
+ * NAT B answering, alice behind NAT A calling him for a second. Shared by
+ * the NAT matrix test and the NAT benchmark. Needs root (lab_skip()). */
+#ifndef P2PCALL_TEST_NATCALL_H
+#define P2PCALL_TEST_NATCALL_H
+
+struct natcall_result {
+	char path_a[16], path_b[16]; /* "direct", "relay", or "-" if never connected */
+	double setup_ms;             /* at alice: invitation -> path up */
+	double path_ms_a, path_ms_b; /* answer -> path up, each side */
+	int status_a, status_b;      /* exit statuses (-1: timed out) */
+};
+
+/* Builds the lab (TYPE_B may be "same"), with DELAY_MS one-way delay on
+ * the WAN if > 0, runs the call, tears the lab down. EXTRA_A: more
+ * options for alice (NULL-terminated, may be NULL). 0, or -1 if the lab
+ * could not be built. */
+int natcall_run(const char *type_a, const char *type_b, int delay_ms, const char *const *extra_a,
+		struct natcall_result *r);
+
+/* Removes a lab left by a natcall_run that was interrupted. */
+void natcall_cleanup(void);
+
+/* Symmetric mapping defeats punching against endpoint-dependent filters. */
+const char *natcall_expected_path(const char *type_a, const char *type_b);
+
+#endif
