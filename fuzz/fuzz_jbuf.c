@@ -81,14 +81,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else {
 				assert(!o.data && o.len == 0);
 			}
-			assert(o.adjust >= -1 && o.adjust <= 1);
+			assert(o.adjust >= -5760 && o.adjust <= 5760);
+			assert(o.adjust % 120 == 0);
 			break;
 		}
 		case 6:
-			if (op & 8)
-				jbuf_dropped_frame(jb);
-			else
-				jbuf_inserted_frame(jb);
+			jbuf_adjusted(jb, (int32_t)(int8_t)take(&r, 1) * 120);
 			break;
 		default:
 			if ((op >> 3) == 31)
