@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				pl[i] = (uint8_t)take(&r, 1);
 			int rc = jbuf_put(jb, now, seq, ts, pl, len);
 			assert(rc == -EMSGSIZE ? len > cfg.max_payload :
-			       rc >= JBUF_PUT_OK && rc <= JBUF_PUT_RESYNC);
+			       rc >= JBUF_PUT_OK && rc <= JBUF_PUT_OVERFLOW);
 			break;
 		}
 		case 3: case 4: case 5: {
@@ -91,6 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default:
 			if ((op >> 3) == 31)
 				jbuf_reset(jb);
+			else if ((op >> 3) == 30 && now > 50000)
+				now -= 50000; /* a clock that steps back */
 			break;
 		}
 	}

@@ -115,6 +115,7 @@ enum jbuf_put_result {
 	JBUF_PUT_LATE,        /* its playout time has passed: dropped */
 	JBUF_PUT_STRAY,       /* far from the stream: held, maybe a restart */
 	JBUF_PUT_RESYNC,      /* confirmed a restart: buffer reset, stored */
+	JBUF_PUT_OVERFLOW,    /* no room: a newer packet holds its slot */
 };
 
 struct jbuf_stats {
@@ -145,10 +146,11 @@ struct jbuf;
 /* Fills *cfg with the defaults above. */
 void jbuf_config_default(struct jbuf_config *cfg);
 
-/* Creates a buffer; cfg NULL means defaults. Returns 0, -EINVAL on an
+/* Creates a buffer; cfg NULL means defaults. Memory is fixed here:
+ * capacity * max_payload bytes plus small tables. Returns 0, -EINVAL on an
  * inconsistent config (capacity < 4 or > 65536, max_payload 0 or > 65535,
- * min > max, percentile outside 50..100, frame_ms not 10/20/40/60), or
- * -ENOMEM. */
+ * min_ms > max_ms, max_ms > 10000, window_ms 0 or > 60000, percentile
+ * outside 50..100, frame_ms not 10/20/40/60), or -ENOMEM. */
 int jbuf_new(struct jbuf **out, const struct jbuf_config *cfg);
 void jbuf_free(struct jbuf *jb);
 
@@ -163,7 +165,12 @@ void jbuf_reset(struct jbuf *jb);
 int jbuf_put(struct jbuf *jb, uint64_t now_us, uint16_t seq, uint32_t rtp_ts,
 	     const uint8_t *payload, size_t len);
 
-/* Gives what to play next (see above). Returns 0, or -EINVAL. */
+/* Gives what to play next (see above). Call it when the audio it returns
+ * is needed, i.e. when what the caller still holds would not cover its
+ * next device period; now_us is the real time of that request (the same
+ * clock as jbuf_put's). D, and so every decision, is measured from it:
+ * a caller that asks late or early by a varying amount blurs the target.
+ * Returns 0, or -EINVAL. */
 int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out);
 
 /* The caller changed the delay by samples (< 0: dropped that many decoded

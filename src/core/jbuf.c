@@ -240,7 +240,7 @@ static int store(struct jbuf *jb, int64_t now, uint64_t now_us, int64_t seq,
 		/* capacity packets apart: keep the newer one */
 		jb->st.overflow++;
 		if (s->seq > seq)
-			return JBUF_PUT_OK;
+			return JBUF_PUT_OVERFLOW;
 		slot_free(jb, s);
 	}
 	s->used = true;

@@ -242,6 +242,45 @@ START_TEST(dtx_gap)
 }
 END_TEST
 
+/* A new SSRC: the caller resets; the new stream, with unrelated numbers,
+ * plays after the target is buffered again, and is not taken for a
+ * stray. */
+START_TEST(reset_new_source)
+{
+	struct jbuf *jb = mk(40);
+	struct jbuf_out o;
+	uint64_t t = 0;
+	for (uint32_t i = 0; i < 50; i++, t += 20 * MS) {
+		put20(jb, t, (uint16_t)(1000 + i), 777 + i * 960, i);
+		jbuf_get(jb, t, &o);
+	}
+	jbuf_reset(jb);
+	jbuf_get(jb, t, &o);
+	ck_assert_int_eq(o.kind, JBUF_SILENCE);
+	int frames = 0;
+	int64_t last = -1;
+	for (uint32_t i = 0; i < 50; i++, t += 20 * MS) {
+		ck_assert_int_eq(put20(jb, t, (uint16_t)(40000 + i),
+				       0x9000000u + i * 960, 100 + i), JBUF_PUT_OK);
+		jbuf_get(jb, t, &o);
+		if (o.kind == JBUF_FRAME) {
+			int64_t idx = trace_payload_index(o.data, o.len);
+			ck_assert_int_gt(idx, last);
+			ck_assert_int_ge(idx, 100);
+			last = idx;
+			frames++;
+		}
+	}
+	ck_assert_int_ge(frames, 46);
+	struct jbuf_stats st;
+	jbuf_get_stats(jb, &st);
+	ck_assert_uint_eq(st.stray, 0);
+	ck_assert_uint_eq(st.resyncs, 0);
+	ck_assert_uint_eq(st.late, 0);
+	jbuf_free(jb);
+}
+END_TEST
+
 START_TEST(overflow_capacity)
 {
 	struct jbuf_config c;
@@ -786,6 +825,7 @@ Suite *jbuf_suite(void)
 	tcase_add_test(tc, adopt_delayed_fec);
 	tcase_add_test(tc, dtx_gap);
 	tcase_add_test(tc, overflow_capacity);
+	tcase_add_test(tc, reset_new_source);
 	tcase_add_test(tc, adjust_wishes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("traces");
