@@ -31,9 +31,14 @@
 #define sim_free            bench_sim_free
 #include "../tests/support/traces.c"
 
+/* The audio device period: the caller asks for audio when what it holds
+ * would not cover the next period (PortAudio with 240-frame buffers). */
+#define PERIOD_MS 5
+
 struct row {
 	const char *name;
 	struct trace_params p;
+	bool no_lookahead;  /* ours with fec_lookahead off */
 };
 
 struct figures {
@@ -42,16 +47,19 @@ struct figures {
 	double conc;       /* (sent - played - fec) / sent */
 };
 
-static void run_ours(const struct trace *t, struct figures *f)
+static void run_ours(const struct trace *t, bool no_lookahead, struct figures *f)
 {
+	struct jbuf_config cfg;
+	jbuf_config_default(&cfg);
+	cfg.fec_lookahead = !no_lookahead;
 	struct jbuf *jb = NULL;
 	struct sim_result r;
 	struct sim_config c = {
-		.start_us = 1000000, .tick_ms = 20, .quiet_every = 5,
+		.start_us = 1000000, .tick_ms = PERIOD_MS, .quiet_every = 5,
 		.apply_adjust = true,
 		.end_us = t->pkts[t->n - 1].arrival_us + 200000,
 	};
-	if (jbuf_new(&jb, NULL) || sim_run(t, jb, &c, &r)) {
+	if (jbuf_new(&jb, &cfg) || sim_run(t, jb, &c, &r)) {
 		fprintf(stderr, "bench_jbuf: out of memory\n");
 		exit(1);
 	}
@@ -80,7 +88,8 @@ static void run_speex(const struct trace *t, struct figures *f)
 	size_t k = 0, nplayed = 0;
 	double wait = 0;
 	char data[64], out[1500];
-	for (uint64_t now = 1000000; now < end; now += 20000) {
+	int64_t queued = 0, period = PERIOD_MS * 48;
+	for (uint64_t now = 1000000; now < end; now += PERIOD_MS * 1000) {
 		for (; k < t->n && t->pkts[k].arrival_us <= now; k++) {
 			const struct trace_pkt *p = &t->pkts[k];
 			JitterBufferPacket jp = {
@@ -92,16 +101,22 @@ static void run_speex(const struct trace *t, struct figures *f)
 			};
 			jitter_buffer_put(jb, &jp);
 		}
-		JitterBufferPacket o = { .data = out, .len = sizeof(out) };
-		spx_int32_t off = 0;
-		int rc = jitter_buffer_get(jb, &o, (spx_int32_t)step, &off);
-		if (rc == JITTER_BUFFER_OK && o.user_data < t->sent &&
-		    !played[o.user_data]) {
-			played[o.user_data] = 1;
-			nplayed++;
-			wait += (double)(now - arr[o.user_data]) / 1000.0;
+		/* one frame per tick of speex's clock, when the device needs it */
+		while (queued < period) {
+			JitterBufferPacket o = { .data = out, .len = sizeof(out) };
+			spx_int32_t off = 0;
+			int rc = jitter_buffer_get(jb, &o, (spx_int32_t)step, &off);
+			if (rc == JITTER_BUFFER_OK && o.user_data < t->sent &&
+			    !played[o.user_data]) {
+				played[o.user_data] = 1;
+				nplayed++;
+				wait += (double)(now + (uint64_t)queued * 1000 / 48 -
+						 arr[o.user_data]) / 1000.0;
+			}
+			jitter_buffer_tick(jb);
+			queued += step;
 		}
-		jitter_buffer_tick(jb);
+		queued -= period;
 	}
 	f->wait_ms = nplayed ? wait / (double)nplayed : 0;
 	f->late = (double)(t->sent - t->lost - nplayed) / (double)t->sent;
@@ -117,34 +132,37 @@ int main(void)
 		.seed = 42, .n_packets = 6000, .frame_ms = 20, .seq0 = 1000,
 		.ts0 = 12345, .base_delay_ms = 47, /* arrivals off the tick */
 	};
-	struct row rows[8];
+	struct row rows[9];
 	int n = 0;
-	rows[n] = (struct row){ "clean (1 ms jitter)", base };
+	rows[n] = (struct row){ "clean (1 ms jitter)", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n++].p.jitter_ms = 1;
-	rows[n] = (struct row){ "gaussian 10 ms", base };
+	rows[n] = (struct row){ "gaussian 10 ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n++].p.jitter_ms = 10;
-	rows[n] = (struct row){ "gaussian 30 ms", base };
+	rows[n] = (struct row){ "gaussian 30 ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n++].p.jitter_ms = 30;
-	rows[n] = (struct row){ "pareto 10 ms", base };
+	rows[n] = (struct row){ "pareto 10 ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_PARETO;
 	rows[n++].p.jitter_ms = 10;
-	rows[n] = (struct row){ "bursty loss 5x5 +10ms", base };
+	rows[n] = (struct row){ "bursty loss 5x5 +10ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n].p.jitter_ms = 10;
 	rows[n].p.burst_every = 100;
 	rows[n++].p.burst_len = 5;
-	rows[n] = (struct row){ "drift +0.5% +5ms", base };
+	rows[n] = rows[n - 1];
+	rows[n].name = "  same, no FEC lookahead";
+	rows[n++].no_lookahead = true;
+	rows[n] = (struct row){ "drift +0.5% +5ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n].p.jitter_ms = 5;
 	rows[n++].p.drift_ppm = 5000;
-	rows[n] = (struct row){ "drift -0.5% +5ms", base };
+	rows[n] = (struct row){ "drift -0.5% +5ms", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n].p.jitter_ms = 5;
 	rows[n++].p.drift_ppm = -5000;
-	rows[n] = (struct row){ "spike 60ms 2s, calm", base };
+	rows[n] = (struct row){ "spike 60ms 2s, calm", base, false };
 	rows[n].p.jitter = TRACE_JIT_GAUSS;
 	rows[n].p.jitter_ms = 3;
 	rows[n].p.spike_from = 1000;
@@ -153,7 +171,8 @@ int main(void)
 
 	const int seeds = 3;
 	printf("%d traces x %d seeds of %u packets (20 ms Opus frames, 47 ms "
-	       "base delay), playout every 20 ms\n", n, seeds, base.n_packets);
+	       "base delay), audio device period %d ms\n", n, seeds,
+	       base.n_packets, PERIOD_MS);
 	printf("wait: arrival to playout (ms); late: arrived, not played (%%); "
 	       "conc: played as PLC/insertion (%%, loss included)\n\n");
 	printf("%-24s %5s | %7s %6s %6s | %7s %6s %6s\n", "trace", "loss%",
@@ -170,7 +189,7 @@ int main(void)
 				return 1;
 			}
 			struct figures x, y;
-			run_ours(&t, &x);
+			run_ours(&t, rows[i].no_lookahead, &x);
 			run_speex(&t, &y);
 			a.wait_ms += x.wait_ms / seeds;
 			a.late += x.late / seeds;

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				pl[i] = (uint8_t)take(&r, 1);
 			int rc = jbuf_put(jb, now, seq, ts, pl, len);
 			assert(rc == -EMSGSIZE ? len > cfg.max_payload :
-			       rc >= JBUF_PUT_OK && rc <= JBUF_PUT_RESYNC);
+			       rc >= JBUF_PUT_OK && rc <= JBUF_PUT_OVERFLOW);
 			break;
 		}
 		case 3: case 4: case 5: {
@@ -81,18 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else {
 				assert(!o.data && o.len == 0);
 			}
-			assert(o.adjust >= -1 && o.adjust <= 1);
+			assert(o.adjust >= -5760 && o.adjust <= 5760);
+			assert(o.adjust % 120 == 0);
 			break;
 		}
 		case 6:
-			if (op & 8)
-				jbuf_dropped_frame(jb);
-			else
-				jbuf_inserted_frame(jb);
+			jbuf_adjusted(jb, (int32_t)(int8_t)take(&r, 1) * 120);
 			break;
 		default:
 			if ((op >> 3) == 31)
 				jbuf_reset(jb);
+			else if ((op >> 3) == 30 && now > 50000)
+				now -= 50000; /* a clock that steps back */
 			break;
 		}
 	}

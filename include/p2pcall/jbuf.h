@@ -28,20 +28,22 @@
  *   JBUF_SILENCE  nothing to play yet (not started, or rebuffering after
  *                 an underrun longer than max_plc_ms): play silence
  *
- * Delay changes, a design in which the caller decides. D is corrected one
- * frame at a time, never by a jump, and only where it cannot be heard:
- *   - each result carries adjust = -1 (D is above T by more than a frame
- *     plus hysteresis: one frame less is wanted), +1 (D below T minus
- *     hysteresis: one more is wanted) or 0, and urgent = true once the
- *     wish has lasted patience_ms or D is more than 3 frames off target;
- *   - to shrink, the caller discards the frame it just decoded (ideally a
- *     quiet one: low energy or concealment) and calls jbuf_dropped_frame()
- *     then jbuf_get() again at once;
- *   - to grow, the caller plays one frame of its own making after a quiet
- *     one (PLC or silence) and calls jbuf_inserted_frame() instead of
- *     jbuf_get() for that slot;
- *   - the buffer applies the wish itself on DTX frames (they are silence
- *     by definition), and when a delayed packet arrives right after the
+ * Delay changes, a design in which the caller decides. D is corrected
+ * a little at a time, never by a jump, and only where it cannot be heard:
+ *   - each result carries adjust, in samples: < 0 when D exceeds T by more
+ *     than hyst_ms (that much less delay is wanted), > 0 when D is below T
+ *     (that much more is wanted), 0 otherwise. It is a multiple of 2.5 ms
+ *     (120 samples, the granularity of Opus PLC) and at most one frame.
+ *     urgent = true once the wish has lasted patience_ms or D is more than
+ *     three frames off target;
+ *   - the caller applies it, fully or in part, where the audio is quiet
+ *     (low energy, PLC, comfort noise) or when urgent: to shrink it drops
+ *     that many decoded samples, to grow it inserts that many (PLC or
+ *     silence); then it reports what it did with jbuf_adjusted(). Because
+ *     D is measured from the time of each jbuf_get(), the change shows in
+ *     D by itself: dropping audio makes the next jbuf_get() come sooner;
+ *   - the buffer applies the wish itself on DTX results (silence by
+ *     definition), and when a delayed packet arrives right after the
  *     frames concealed in its place it is played late instead of dropped
  *     ("adopted"): the concealed frames become the delay increase;
  *   - only beyond max_ms + 2 frames does the buffer drop frames at once.
@@ -79,6 +81,11 @@ struct jbuf_config {
 			         play silence and rebuffer (default 300) */
 	uint32_t frame_ms;    /* duration assumed when a payload's Opus TOC
 			         is unreadable (default 20) */
+	bool     fec_lookahead; /* the sender's Opus carries in-band FEC:
+			         while the network loses packets (one lost
+			         in the last 500), hold one more frame so that
+			         the successor of a lost packet is here in
+			         time to rebuild it (default true) */
 };
 
 enum jbuf_kind {
@@ -97,7 +104,7 @@ struct jbuf_out {
 	uint32_t samples;     /* 48 kHz samples this result covers */
 	uint16_t seq;         /* FRAME/FEC: of the packet in data */
 	uint32_t ts;
-	int      adjust;      /* -1 shrink, +1 grow, 0 hold (see above) */
+	int32_t  adjust;      /* samples: < 0 shrink, > 0 grow (see above) */
 	bool     urgent;
 };
 
@@ -108,6 +115,7 @@ enum jbuf_put_result {
 	JBUF_PUT_LATE,        /* its playout time has passed: dropped */
 	JBUF_PUT_STRAY,       /* far from the stream: held, maybe a restart */
 	JBUF_PUT_RESYNC,      /* confirmed a restart: buffer reset, stored */
+	JBUF_PUT_OVERFLOW,    /* no room: a newer packet holds its slot */
 };
 
 struct jbuf_stats {
@@ -126,8 +134,10 @@ struct jbuf_stats {
 	uint64_t stray;        /* packets held aside as possible restarts */
 	uint64_t resyncs;
 	uint64_t adopted;      /* delayed packets played late, not dropped */
-	uint64_t shrink_drops; /* frames dropped to shrink (caller or DTX) */
-	uint64_t grow_inserts; /* frames inserted to grow (caller or DTX) */
+	uint64_t shrinks;      /* delay decreases (caller or DTX) */
+	uint64_t grows;        /* delay increases (caller, DTX or adoption) */
+	uint64_t shrunk_ms;    /* total of the decreases */
+	uint64_t grown_ms;     /* total of the increases */
 	double   concealed_frac; /* concealed / (played + fec + concealed) */
 };
 
@@ -136,10 +146,11 @@ struct jbuf;
 /* Fills *cfg with the defaults above. */
 void jbuf_config_default(struct jbuf_config *cfg);
 
-/* Creates a buffer; cfg NULL means defaults. Returns 0, -EINVAL on an
+/* Creates a buffer; cfg NULL means defaults. Memory is fixed here:
+ * capacity * max_payload bytes plus small tables. Returns 0, -EINVAL on an
  * inconsistent config (capacity < 4 or > 65536, max_payload 0 or > 65535,
- * min > max, percentile outside 50..100, frame_ms not 10/20/40/60), or
- * -ENOMEM. */
+ * min_ms > max_ms, max_ms > 10000, window_ms 0 or > 60000, percentile
+ * outside 50..100, frame_ms not 10/20/40/60), or -ENOMEM. */
 int jbuf_new(struct jbuf **out, const struct jbuf_config *cfg);
 void jbuf_free(struct jbuf *jb);
 
@@ -154,16 +165,18 @@ void jbuf_reset(struct jbuf *jb);
 int jbuf_put(struct jbuf *jb, uint64_t now_us, uint16_t seq, uint32_t rtp_ts,
 	     const uint8_t *payload, size_t len);
 
-/* Gives what to play next (see above). Returns 0, or -EINVAL. */
+/* Gives what to play next (see above). Call it when the audio it returns
+ * is needed, i.e. when what the caller still holds would not cover its
+ * next device period; now_us is the real time of that request (the same
+ * clock as jbuf_put's). D, and so every decision, is measured from it:
+ * a caller that asks late or early by a varying amount blurs the target.
+ * Returns 0, or -EINVAL. */
 int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out);
 
-/* The caller discarded the frame jbuf_get() just gave, to shrink; it now
- * calls jbuf_get() again for the same slot. */
-void jbuf_dropped_frame(struct jbuf *jb);
-
-/* The caller played a frame of its own instead of calling jbuf_get() for
- * this slot, to grow. */
-void jbuf_inserted_frame(struct jbuf *jb);
+/* The caller changed the delay by samples (< 0: dropped that many decoded
+ * samples; > 0: inserted that many of its own), following adjust. Counts
+ * it and restarts the patience timer. */
+void jbuf_adjusted(struct jbuf *jb, int32_t samples);
 
 void jbuf_get_stats(const struct jbuf *jb, struct jbuf_stats *st);
 

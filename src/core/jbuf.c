@@ -12,6 +12,8 @@
 
 #define MAX_SEQ_JUMP   1000
 #define MAX_TS_JUMP    (30 * JBUF_CLOCK)
+#define LOSS_LAG       64
+#define LOOKAHEAD_SEQS 500 /* keep FEC lookahead this long after a loss */
 
 void jbuf_config_default(struct jbuf_config *c)
 {
@@ -28,6 +30,7 @@ void jbuf_config_default(struct jbuf_config *c)
 	c->patience_ms = 2000;
 	c->max_plc_ms = 300;
 	c->frame_ms = 20;
+	c->fec_lookahead = true;
 }
 
 static bool config_ok(const struct jbuf_config *c)
@@ -182,8 +185,15 @@ static int store(struct jbuf *jb, int64_t now, uint64_t now_us, int64_t seq,
 		int64_t from = jb->hi_seq + 1;
 		if (seq - from >= JBUF_SEEN_BITS)
 			from = seq - JBUF_SEEN_BITS + 1;
-		for (int64_t s = from; s <= seq; s++)
+		for (int64_t s = from; s <= seq; s++) {
+			/* A sequence number still missing LOSS_LAG packets
+			 * later was lost by the network (late ones count as
+			 * seen): that is what FEC lookahead is for. */
+			int64_t old = s - LOSS_LAG;
+			if (old >= jb->first_seq && !seen_test(jb, old))
+				jb->last_loss_seq = old;
 			seen_clear(jb, s);
+		}
 		jb->hi_seq = seq;
 		jb->hi_ts = ts;
 	}
@@ -204,7 +214,8 @@ static int store(struct jbuf *jb, int64_t now, uint64_t now_us, int64_t seq,
 		int64_t d = now - jb->last_end - jbuf_est_min(&jb->est);
 		if (d <= (int64_t)jb->cfg.max_ms * 48) {
 			jb->st.adopted++;
-			jb->st.grow_inserts += jb->conceal_run;
+			jb->st.grows++;
+			jb->grown_samples += (uint64_t)(jb->play_ts - jb->last_end);
 			jb->play_ts = jb->last_end;
 			jb->last_seq = jb->real_seq;
 			jb->conceal_run = 0;
@@ -229,7 +240,7 @@ static int store(struct jbuf *jb, int64_t now, uint64_t now_us, int64_t seq,
 		/* capacity packets apart: keep the newer one */
 		jb->st.overflow++;
 		if (s->seq > seq)
-			return JBUF_PUT_OK;
+			return JBUF_PUT_OVERFLOW;
 		slot_free(jb, s);
 	}
 	s->used = true;
@@ -261,6 +272,8 @@ int jbuf_put(struct jbuf *jb, uint64_t now_us, uint16_t seq, uint32_t rtp_ts,
 		/* Start high so that extended values stay positive. */
 		jb->hi_seq = ((int64_t)1 << 32) + seq;
 		jb->hi_ts = ((int64_t)1 << 40) + rtp_ts;
+		jb->first_seq = jb->hi_seq;
+		jb->last_loss_seq = INT64_MIN / 2;
 		return store(jb, now, now_us, jb->hi_seq, jb->hi_ts, payload, len);
 	}
 
@@ -285,6 +298,8 @@ int jbuf_put(struct jbuf *jb, uint64_t now_us, uint16_t seq, uint32_t rtp_ts,
 			jb->have_ref = true;
 			jb->hi_seq = ((int64_t)1 << 32) + sseq;
 			jb->hi_ts = ((int64_t)1 << 40) + sts;
+			jb->first_seq = jb->hi_seq;
+			jb->last_loss_seq = INT64_MIN / 2;
 			store(jb, now_samples(sat), sat, jb->hi_seq, jb->hi_ts,
 			      jb->stray_buf, slen);
 			int64_t s2 = jb->hi_seq + rtp_seq_diff(sseq, seq);
@@ -329,26 +344,50 @@ static void emit_none(struct jbuf_out *out, enum jbuf_kind kind, uint32_t sample
 	out->len = 0;
 }
 
-/* Sets out->adjust/urgent from D and T; returns the wish. */
-static int wish(struct jbuf *jb, uint64_t now_us, int64_t d, struct jbuf_out *out)
+#define ADJ_STEP 120 /* 2.5 ms: Opus PLC granularity */
+
+/* The estimator's target, plus one frame while the network loses packets:
+ * in-band FEC for a lost frame is in the next packet, which must be here
+ * by the time the lost one is due. */
+static int64_t target_of(const struct jbuf *jb)
 {
 	int64_t t = jbuf_est_target(&jb->est);
+	if (jb->cfg.fec_lookahead && jb->have_ref &&
+	    jb->hi_seq - jb->last_loss_seq < LOOKAHEAD_SEQS) {
+		t += jb->last_dur;
+		if (t > (int64_t)jb->cfg.max_ms * 48)
+			t = (int64_t)jb->cfg.max_ms * 48;
+	}
+	return t;
+}
+
+/* Sets out->adjust/urgent from D and T; returns the wish in samples. */
+static int32_t wish(struct jbuf *jb, uint64_t now_us, int64_t d, struct jbuf_out *out)
+{
+	int64_t t = target_of(jb);
 	int64_t h = (int64_t)jb->cfg.hyst_ms * 48;
 	int64_t f = jb->last_dur;
-	int want = 0;
-	if (d > t + f + h)
-		want = -1;
+	int64_t want = 0;
+	/* Shrinking by the excess, rounded down, leaves D in [T, T + 2.5
+	 * ms): no grow follows unless T itself rises. */
+	if (d - t > h)
+		want = -((d - t) / ADJ_STEP * ADJ_STEP);
 	else if (d < t)
-		want = +1;
-	if (want != jb->pending) {
-		jb->pending = want;
+		want = (t - d + ADJ_STEP - 1) / ADJ_STEP * ADJ_STEP;
+	if (want > f)
+		want = f / ADJ_STEP * ADJ_STEP;
+	if (want < -f)
+		want = -(f / ADJ_STEP * ADJ_STEP);
+	int sign = (want > 0) - (want < 0);
+	if (sign != jb->pending) {
+		jb->pending = sign;
 		jb->pending_since_us = now_us;
 	}
-	out->adjust = want;
+	out->adjust = (int32_t)want;
 	out->urgent = want != 0 &&
 		(now_us - jb->pending_since_us >= (uint64_t)jb->cfg.patience_ms * 1000 ||
 		 d > t + 3 * f || d < t - 3 * f);
-	return want;
+	return (int32_t)want;
 }
 
 static void drop_stale(struct jbuf *jb)
@@ -372,7 +411,7 @@ int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out)
 	int64_t now = now_samples(now_us);
 	jbuf_est_update(&jb->est, now_us);
 	int64_t minx = jbuf_est_min(&jb->est);
-	int64_t target = jbuf_est_target(&jb->est);
+	int64_t target = target_of(jb);
 
 	if (!jb->playing) {
 		struct jbuf_slot *p = earliest(jb);
@@ -405,7 +444,7 @@ int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out)
 	}
 	jb->delay = d;
 	drop_stale(jb);
-	int want = wish(jb, now_us, d, out);
+	int32_t want = wish(jb, now_us, d, out);
 
 	struct jbuf_slot *p = earliest(jb);
 	if (p && p->ts <= jb->play_ts) {
@@ -433,17 +472,25 @@ int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out)
 			emit_none(out, JBUF_DTX, n);
 			jb->st.dtx++;
 			if (want > 0) {
-				jb->st.grow_inserts++;
-				jb->pending = 0;
-				out->adjust = 0;
-				return 0;
+				/* play n samples of comfort noise, advance less */
+				int64_t g = want < (int64_t)n ? want : (int64_t)n;
+				jb->play_ts += n - g;
+				jb->st.grows++;
+				jb->grown_samples += (uint64_t)g;
+			} else {
+				jb->play_ts += n;
+				int64_t room = p->ts - jb->play_ts;
+				int64_t s = -(int64_t)want < room ? -(int64_t)want : room;
+				if (s > 0) {
+					jb->play_ts += s;
+					jb->st.shrinks++;
+					jb->shrunk_samples += (uint64_t)s;
+				}
 			}
-			jb->play_ts += n;
-			if (want < 0 && p->ts - jb->play_ts >= jb->last_dur) {
-				jb->play_ts += jb->last_dur;
-				jb->st.shrink_drops++;
+			if (want) {
 				jb->pending = 0;
 				out->adjust = 0;
+				out->urgent = false;
 			}
 			return 0;
 		}
@@ -453,6 +500,9 @@ int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out)
 			emit(jb, out, JBUF_FEC, p, (uint32_t)gap);
 			jb->play_ts = p->ts;
 			jb->last_seq = p->seq - 1;
+			/* recovered: the lost packet, should it still come,
+			 * is not to be adopted */
+			jb->conceal_run = 0;
 			jb->st.fec++;
 			return 0;
 		}
@@ -482,19 +532,17 @@ int jbuf_get(struct jbuf *jb, uint64_t now_us, struct jbuf_out *out)
 	return 0;
 }
 
-void jbuf_dropped_frame(struct jbuf *jb)
+void jbuf_adjusted(struct jbuf *jb, int32_t samples)
 {
-	if (!jb)
+	if (!jb || samples == 0)
 		return;
-	jb->st.shrink_drops++;
-	jb->pending = 0;
-}
-
-void jbuf_inserted_frame(struct jbuf *jb)
-{
-	if (!jb)
-		return;
-	jb->st.grow_inserts++;
+	if (samples < 0) {
+		jb->st.shrinks++;
+		jb->shrunk_samples += (uint64_t)-(int64_t)samples;
+	} else {
+		jb->st.grows++;
+		jb->grown_samples += (uint64_t)samples;
+	}
 	jb->pending = 0;
 }
 
@@ -503,8 +551,10 @@ void jbuf_get_stats(const struct jbuf *jb, struct jbuf_stats *st)
 	*st = jb->st;
 	int64_t d = jb->delay < 0 ? 0 : jb->delay;
 	st->delay_ms = (uint32_t)(d / 48);
-	st->target_ms = (uint32_t)(jbuf_est_target(&jb->est) / 48);
+	st->target_ms = (uint32_t)(target_of(jb) / 48);
 	st->buffered = jb->count;
+	st->shrunk_ms = jb->shrunk_samples / 48;
+	st->grown_ms = jb->grown_samples / 48;
 	uint64_t tot = st->played + st->fec + st->concealed;
 	st->concealed_frac = tot ? (double)st->concealed / (double)tot : 0.0;
 }

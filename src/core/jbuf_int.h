@@ -55,6 +55,8 @@ struct jbuf {
 	/* stream tracking */
 	bool     have_ref;
 	int64_t  hi_seq, hi_ts;    /* highest sequence seen, its timestamp */
+	int64_t  first_seq;        /* of the stream */
+	int64_t  last_loss_seq;    /* most recent network loss */
 	uint64_t seen[JBUF_SEEN_BITS / 64];
 	bool     have_stray;
 	uint16_t stray_seq;
@@ -74,7 +76,8 @@ struct jbuf {
 	uint32_t last_dur;
 	uint64_t empty_run;        /* samples concealed with nothing held */
 	uint64_t conceal_run;      /* frames concealed since the last real one */
-	int      pending;          /* current wish */
+	int      pending;          /* sign of the current wish */
+	uint64_t grown_samples, shrunk_samples;
 	uint64_t pending_since_us;
 	int64_t  delay;            /* D at the last jbuf_get, samples */
 

@@ -217,7 +217,7 @@ int sim_run(const struct trace *t, struct jbuf *jb, const struct sim_config *c,
 			jbuf_put(jb, p->arrival_us, p->seq, p->ts, pl, n);
 		}
 		r->ticks++;
-		int drops = 0;
+		int adjusts = 0;
 		while (queued < tick_samples) {
 			struct jbuf_out o;
 			if (jbuf_get(jb, now, &o) || o.samples == 0)
@@ -259,19 +259,36 @@ int sim_run(const struct trace *t, struct jbuf *jb, const struct sim_config *c,
 			}
 			bool quiet = o.kind == JBUF_CONCEAL || o.kind == JBUF_DTX ||
 				(c->quiet_every && idx >= 0 && idx % c->quiet_every == 0);
-			if (c->apply_adjust && o.kind != JBUF_SILENCE && o.adjust < 0 &&
-			    (quiet || o.urgent) && drops == 0) {
-				jbuf_dropped_frame(jb);
+			bool apply = c->apply_adjust && o.kind != JBUF_SILENCE &&
+				o.adjust != 0 && (quiet || o.urgent) && adjusts == 0;
+			/* A device with a period of P can only move its requests by
+			 * whole periods: round the wish to that. */
+			int32_t amount = 0;
+			if (apply && o.adjust < 0)
+				amount = -(-o.adjust / (int32_t)tick_samples *
+					   (int32_t)tick_samples);
+			else if (apply)
+				amount = (o.adjust + (int32_t)tick_samples - 1) /
+					 (int32_t)tick_samples * (int32_t)tick_samples;
+			if (amount < 0) {
+				/* drop the start of this quiet frame */
+				int32_t drop = -amount < (int32_t)o.samples ?
+					-amount : (int32_t)o.samples;
+				jbuf_adjusted(jb, -drop);
+				queued += o.samples - drop;
 				r->dropped++;
-				drops++;
+				r->dropped_ms += drop / 48.0;
+				adjusts++;
 				continue;
 			}
 			queued += o.samples;
-			if (c->apply_adjust && o.kind != JBUF_SILENCE && o.adjust > 0 &&
-			    (quiet || o.urgent)) {
-				queued += o.samples;
-				jbuf_inserted_frame(jb);
+			if (amount > 0) {
+				/* stretch: insert PLC/silence after it */
+				queued += amount;
+				jbuf_adjusted(jb, amount);
 				r->inserted++;
+				r->inserted_ms += amount / 48.0;
+				adjusts++;
 			}
 		}
 		queued -= tick_samples;

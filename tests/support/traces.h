@@ -76,13 +76,18 @@ size_t trace_payload(uint8_t *buf, size_t size, uint32_t frame_ms, uint32_t inde
 /* Reads back the index written by trace_payload, or -1. */
 int64_t trace_payload_index(const uint8_t *buf, size_t len);
 
-/* The caller side of the playout: a 20 ms clock pulling audio. */
+/* The caller side of the playout: an audio device consuming tick_ms of
+ * audio per period; whenever what the caller holds would not cover the
+ * next period, it asks the buffer for more (so with a period shorter
+ * than a frame, dropping or inserting part of a frame moves the next
+ * request earlier or later). */
 struct sim_config {
 	uint64_t start_us;      /* first tick */
-	uint32_t tick_ms;       /* playout period (default 20) */
+	uint32_t tick_ms;       /* device period (default 20) */
 	uint32_t quiet_every;   /* frames with index % N == 0 are quiet
 				   (0: none; concealed frames always are) */
-	bool     apply_adjust;  /* follow the buffer's wishes */
+	bool     apply_adjust;  /* follow the buffer's wishes, at most one
+				   per tick, on quiet frames or when urgent */
 	uint64_t end_us;        /* stop here (0: last arrival + 1 s) */
 	uint32_t sample_every;  /* record D/T every N ticks (0: never) */
 };
@@ -99,6 +104,7 @@ struct sim_result {
 	uint64_t fec_mid, conceal_mid; /* the same, up to the last FRAME */
 	uint64_t order_errors;  /* FRAME index not above the previous one */
 	uint64_t dropped, inserted; /* adjustments applied by the caller */
+	double   dropped_ms, inserted_ms;
 	double   mean_wait_ms;  /* arrival -> playout of FRAMEs */
 	double   max_wait_ms;
 	int64_t  first_play_index, last_play_index;
