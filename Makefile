@@ -126,9 +126,11 @@ check-san:
 
 # Benchmarks may use the test support code (the NAT lab, process helpers).
 SUPP_OBJ  := $(SUPP_SRC:%.c=$(BUILD)/%.o)
+# Linked from named inputs, not $^: the generated .d files add headers
+# (and any included .c) as prerequisites.
 $(BUILD)/bench/%: bench/%.c $(SUPP_OBJ) $(LIBIO) $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $^ $(TEST_LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(SUPP_OBJ) $(LIBIO) $(LIBCORE) $(TEST_LIBS)
 
 bench: $(BIN) $(BENCH_BIN)
 	@set -e; for b in $(BENCH_BIN); do \

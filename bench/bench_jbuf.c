@@ -9,27 +9,13 @@
  *         frames sent, loss included; ours first tries Opus in-band FEC
  *         from the next packet, which speex's buffer cannot offer.
  *
- * The bench is linked only with the core and io libraries, so it takes
- * the trace generator from the test support code directly. */
+ * The trace generator is the test support code's (benches link it). */
 #include <speex/speex_jitter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The Makefile's generated dependencies list traces.c as a prerequisite
- * of this program, and its link line passes all prerequisites: renaming
- * the included copy keeps the two from clashing. */
-#define trace_rng_seed      bench_trace_rng_seed
-#define trace_rng_next      bench_trace_rng_next
-#define trace_rng_uniform   bench_trace_rng_uniform
-#define trace_rng_gauss     bench_trace_rng_gauss
-#define trace_payload       bench_trace_payload
-#define trace_payload_index bench_trace_payload_index
-#define trace_make          bench_trace_make
-#define trace_free          bench_trace_free
-#define sim_run             bench_sim_run
-#define sim_free            bench_sim_free
-#include "../tests/support/traces.c"
+#include "traces.h"
 
 /* The audio device period: the caller asks for audio when what it holds
  * would not cover the next period (PortAudio with 240-frame buffers). */
