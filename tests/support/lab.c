@@ -214,8 +214,7 @@ ssize_t lab_read_line(int fd, char *buf, size_t len, int timeout_ms)
 		}
 		if (c == '\n') {
 			buf[n] = '\0';
-			/* An empty line is not EOF: report it as length 1 would lie,
-			 * so skip it and keep reading. */
+			/* 0 must mean EOF, so empty lines are skipped. */
 			if (n == 0)
 				continue;
 			return (ssize_t)n;

@@ -100,10 +100,10 @@ int lab_wait(pid_t pid, int timeout_ms);
 /* SIGTERM, then SIGKILL if still alive after 1 s; reaps. Accepts pid <= 0. */
 void lab_kill(pid_t pid);
 
-/* Reads one line (without its '\n') from fd into buf, waiting up to
- * timeout_ms in total. Returns its length, 0 at EOF, -1 on timeout or
- * error. Reads a byte at a time so no data is buffered beyond the line:
- * mixing calls with other reads of fd is safe. */
+/* Reads one non-empty line (without its '\n', truncated to len - 1) from
+ * fd into buf, waiting up to timeout_ms in total. Returns its length, 0 at
+ * EOF, -1 on timeout or error. Reads a byte at a time so nothing beyond the
+ * line is consumed: mixing calls with other reads of fd is safe. */
 ssize_t lab_read_line(int fd, char *buf, size_t len, int timeout_ms);
 
 /* Runs argv in host's namespace to completion (at most timeout_ms),
