@@ -64,7 +64,7 @@ START_TEST(every_exit_status_is_documented)
 	const char *man = strstr(slurp(cmd), "EXIT STATUS");
 	ck_assert_ptr_nonnull(man);
 	for (int s = EXIT_OK; s <= EXIT_CANCELLED; s++) {
-		char want[16];
+		char want[32];
 		snprintf(want, sizeof(want), "\n     %d\t", s);
 		ck_assert_msg(strstr(man, want), "exit status %d is not documented", s);
 	}

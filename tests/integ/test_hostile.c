@@ -42,9 +42,11 @@ START_TEST(legit_call_survives_garbage_and_flood)
 			tcp_send(flood[i], "HELLO version=1\nREGIS"); /* a line never finished */
 	}
 
-	/* Garbage of every kind, each on its own connection. */
+	/* Garbage of every kind, each on its own connection; the first has
+	 * NUL bytes, so it is sent by its array size. */
+	static const char binary[] = "\x00\x01\x02\xff\xfe binary\n";
 	static const char *const garbage[] = {
-		"\x00\x01\x02\xff\xfe binary\n",
+		binary,
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"HELLO version=1\nINVITE to=bob\nACCEPT call=99\nHANGUP call=1\n",
 		"HELLO version=1\nREGISTER name=../../etc\nREGISTER name=\n",
@@ -54,7 +56,7 @@ START_TEST(legit_call_survives_garbage_and_flood)
 	int g[8];
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
 		g[i] = tcp_connect_port(S.port);
-		send(g[i], garbage[i], i == 0 ? 18 : strlen(garbage[i]), MSG_NOSIGNAL);
+		send(g[i], garbage[i], i == 0 ? sizeof(binary) - 1 : strlen(garbage[i]), MSG_NOSIGNAL);
 	}
 	/* An overlong line: the server must answer and close. */
 	int longfd = tcp_connect_port(S.port);
