@@ -14,14 +14,19 @@
  * ICE_EVENT_FAILED. Remote relay candidates are checked like any other.
  *
  * Flow: the caller is controlling. Both sides start checks at once, paced
- * (one new check per pace_us), each retransmitted with a doubling RTO.
+ * (one new check per pace_us), each retransmitted with a doubling RTO. A
+ * pair fails when its check gets no answer, unless the peer's own checks
+ * keep arriving over it (then only answers were lost: it is checked
+ * again), and a lost nomination is retried; both until check_timeout_us.
  * Requests are answered when USERNAME is "ourufrag:theirufrag" and
  * MESSAGE-INTEGRITY verifies with our password (else dropped and
  * counted); they trigger a check back, and an unknown source becomes a
  * peer-reflexive candidate. Responses must carry MESSAGE-INTEGRITY keyed
  * with the remote password and come from the address the check went to.
  * The controlling side nominates the first pair that succeeds (a check with
- * USE-CANDIDATE); when that succeeds both sides report ICE_EVENT_SELECTED.
+ * USE-CANDIDATE) and reports ICE_EVENT_SELECTED when that check succeeds;
+ * the controlled side reports it on receiving the authenticated
+ * nomination (or at ice_start, if the nomination came earlier).
  * Afterwards: consent checks (retransmitted like checks) every
  * consent_interval_us, consent lost after
  * consent_timeout_us without an authenticated response, a Binding
@@ -132,6 +137,7 @@ struct ice_stats {
 	uint64_t retransmits;
 	uint64_t requests_received;  /* authenticated */
 	uint64_t responses_received; /* authenticated */
+	uint64_t late_responses;     /* to finished/cancelled checks: ignored */
 	uint64_t dropped_bad_credentials; /* bad USERNAME or integrity */
 	uint64_t dropped_malformed;
 	uint64_t dropped_other;      /* unexpected, asymmetric, table full */

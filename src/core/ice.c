@@ -10,10 +10,10 @@
 
 #define MAX_LOCAL 8
 #define MAX_REMOTE 32
-#define MAX_TXN 48
+#define MAX_TXN 96
 #define MAX_UFRAG 64
 #define MAX_PWD 128
-#define PKT_MAX 512
+#define PKT_MAX 320
 
 enum pair_state {
 	PAIR_WAITING,
@@ -30,16 +30,22 @@ struct pair {
 	bool triggered;           /* queued for a triggered check */
 	bool rebind;              /* learnt after selection: adopt on success */
 	bool no_local;            /* failed for want of a local candidate */
+	uint64_t heard_us;        /* last authenticated request from there */
+	bool heard;
 };
 
 enum txn_kind { TXN_CHECK, TXN_NOMINATE, TXN_CONSENT };
 
 struct txn {
 	bool used;
+	/* Answered, timed out or cancelled, but kept a while so that late
+	 * or duplicate answers are recognised as ours and absorbed. */
+	bool done;
 	enum txn_kind kind;
 	int pair;
 	uint8_t txid[STUN_TXID_LEN];
 	unsigned sends;
+	uint64_t start_us;
 	uint64_t rto;
 	uint64_t next_us;
 	uint8_t pkt[PKT_MAX];
@@ -178,16 +184,23 @@ static struct txn *find_txn(struct ice_agent *a, const uint8_t *txid)
 static bool pair_busy(const struct ice_agent *a, int p)
 {
 	for (size_t i = 0; i < MAX_TXN; i++)
-		if (a->txn[i].used && a->txn[i].pair == p && a->txn[i].kind != TXN_CONSENT)
+		if (a->txn[i].used && !a->txn[i].done && a->txn[i].pair == p &&
+		    a->txn[i].kind != TXN_CONSENT)
 			return true;
 	return false;
 }
 
-static void cancel_checks(struct ice_agent *a)
+static void retire(struct ice_agent *a, struct txn *t, uint64_t now)
+{
+	t->done = true;
+	t->next_us = now + 2 * a->cfg.rto_max_us;
+}
+
+static void cancel_checks(struct ice_agent *a, uint64_t now)
 {
 	for (size_t i = 0; i < MAX_TXN; i++)
-		if (a->txn[i].used && a->txn[i].kind != TXN_CONSENT)
-			a->txn[i].used = false;
+		if (a->txn[i].used && !a->txn[i].done && a->txn[i].kind != TXN_CONSENT)
+			retire(a, &a->txn[i], now);
 	a->n_trig = 0;
 	for (size_t i = 0; i < a->n_remote; i++)
 		a->pairs[i].triggered = false;
@@ -400,11 +413,13 @@ static void start_txn(struct ice_agent *a, int p, enum txn_kind kind,
 	t->pair = p;
 	t->len = (size_t)n;
 	t->sends = 1;
+	t->start_us = now;
 	t->rto = a->cfg.rto_us;
 	/* Consent checks are retransmitted too (RFC 7675 section 5.1): on a
 	 * lossy path single requests would let consent lapse. */
 	t->next_us = now + t->rto;
-	if (kind != TXN_CONSENT)
+	/* A nomination goes over a pair that already succeeded: it stays so. */
+	if (kind == TXN_CHECK)
 		a->pairs[p].state = PAIR_IN_PROGRESS;
 	if (kind == TXN_CONSENT)
 		a->stats.consent_sent++;
@@ -422,7 +437,7 @@ static void select_pair(struct ice_agent *a, int p, uint64_t now)
 		a->sel_local = a->local[l];
 	a->state = ICE_STATE_CONNECTED;
 	a->nominating = -1;
-	cancel_checks(a);
+	cancel_checks(a, now);
 	a->last_sent_us = now;
 	a->last_consent_us = now;
 	uint64_t r = 0;
@@ -448,6 +463,15 @@ int ice_start(struct ice_agent *a, uint64_t now_us)
 		if (a->pairs[i].state == PAIR_WAITING && pair_local(a, i) < 0) {
 			a->pairs[i].state = PAIR_FAILED;
 			a->pairs[i].no_local = true;
+		}
+	}
+	/* The peer nominated a pair while we were not started yet. */
+	if (a->role == ICE_CONTROLLED) {
+		for (size_t i = 0; i < a->n_remote; i++) {
+			if (a->pairs[i].nominate_on_success) {
+				select_pair(a, (int)i, now_us);
+				return 0;
+			}
 		}
 	}
 	ice_tick(a, now_us);
@@ -552,6 +576,8 @@ static void handle_request(struct ice_agent *a, uint64_t now,
 		learnt = true;
 	}
 	respond(a, m, from, 0, now);
+	a->pairs[p].heard = true;
+	a->pairs[p].heard_us = now;
 
 	if (a->state == ICE_STATE_CONNECTED) {
 		/* NAT rebinding: the peer speaks from an address we did not
@@ -563,7 +589,13 @@ static void handle_request(struct ice_agent *a, uint64_t now,
 		return;
 	}
 	if (m->use_candidate && a->role == ICE_CONTROLLED) {
-		if (a->pairs[p].state == PAIR_SUCCEEDED) {
+		/* The controlling side only nominates a pair on which it got
+		 * our answer, so an authenticated USE-CANDIDATE proves both
+		 * directions: select now rather than wait for our own check,
+		 * which may be lost (RFC 8445 would wait; on a lossy path that
+		 * waiting can fail a working call). Before ice_start, remember
+		 * it for then. */
+		if (a->state == ICE_STATE_CHECKING) {
 			select_pair(a, p, now);
 			return;
 		}
@@ -609,10 +641,21 @@ static void handle_response(struct ice_agent *a, uint64_t now,
 		a->stats.dropped_bad_credentials++;
 		return;
 	}
-	a->stats.responses_received++;
 	int p = t->pair;
 	enum txn_kind kind = t->kind;
-	t->used = false;
+	if (t->done) {
+		/* A late answer to a check cancelled by the selection of its
+		 * own pair still counts: consent, and how the peer sees us. */
+		a->stats.late_responses++;
+		if (a->state != ICE_STATE_CONNECTED || p != a->selected ||
+		    m->cls != STUN_CLASS_SUCCESS ||
+		    !ice_addr_equal(from, (const struct sockaddr *)&a->remote[p].addr))
+			return;
+		kind = TXN_CONSENT;
+	} else {
+		a->stats.responses_received++;
+		retire(a, t, now);
+	}
 
 	if (!ice_addr_equal(from, (const struct sockaddr *)&a->remote[p].addr)) {
 		/* RFC 8445 7.2.5.2.1: non-symmetric, the pair fails. */
@@ -728,7 +771,7 @@ static void check_failure(struct ice_agent *a, uint64_t now)
 		return;
 	if (now - a->start_us >= a->cfg.check_timeout_us) {
 		a->state = ICE_STATE_FAILED;
-		cancel_checks(a);
+		cancel_checks(a, now);
 		emit(a, ICE_EVENT_FAILED, "timeout");
 		return;
 	}
@@ -738,7 +781,7 @@ static void check_failure(struct ice_agent *a, uint64_t now)
 		if (a->pairs[i].state != PAIR_FAILED)
 			return;
 	a->state = ICE_STATE_FAILED;
-	cancel_checks(a);
+	cancel_checks(a, now);
 	emit(a, ICE_EVENT_FAILED, "all-pairs-failed");
 }
 
@@ -788,9 +831,28 @@ void ice_tick(struct ice_agent *a, uint64_t now)
 		struct txn *t = &a->txn[i];
 		if (!t->used || t->next_us > now)
 			continue;
-		if (t->sends >= a->cfg.max_transmits) {
+		if (t->done) {
 			t->used = false;
-			if (t->kind != TXN_CONSENT) {
+			continue;
+		}
+		if (t->sends >= a->cfg.max_transmits) {
+			retire(a, t, now);
+			if (t->kind == TXN_NOMINATE && a->state == ICE_STATE_CHECKING &&
+			    a->pairs[t->pair].state == PAIR_SUCCEEDED) {
+				/* The pair worked a moment ago: the nomination
+				 * or its answer was lost. Try again (until the
+				 * check timeout) rather than give the pair up
+				 * while the peer may already have selected it. */
+				start_txn(a, t->pair, TXN_NOMINATE, now);
+			} else if (t->kind == TXN_CHECK && a->state == ICE_STATE_CHECKING &&
+				   a->pairs[t->pair].heard &&
+				   a->pairs[t->pair].heard_us >= t->start_us) {
+				/* The peer's checks reach us over this pair
+				 * while ours got no answer: only the way back
+				 * was unlucky. Keep trying (until the check
+				 * timeout) instead of failing a live path. */
+				start_txn(a, t->pair, TXN_CHECK, now);
+			} else if (t->kind != TXN_CONSENT) {
 				a->pairs[t->pair].rebind = false;
 				pair_failed(a, t->pair);
 			}

@@ -198,8 +198,13 @@ static void enqueue(struct simnet *n, uint64_t now, const struct sockaddr *src,
 {
 	if (len > sizeof(n->q[0].buf))
 		abort();
-	n->loss_rng = n->loss_rng * 6364136223846793005ull + 1442695040888963407ull;
-	if (n->loss_pct && (n->loss_rng >> 33) % 100 < n->loss_pct) {
+	/* splitmix64: consecutive draws must be independent, or the loss
+	 * pattern lines up with the agents' retransmission pattern */
+	uint64_t z = (n->loss_rng += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	if (n->loss_pct && z % 100 < n->loss_pct) {
 		n->c.lost++;
 		return;
 	}
