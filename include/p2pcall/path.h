@@ -30,7 +30,8 @@ struct path_config {
 /* 0, -EINVAL or -ENOMEM. UDP stays the caller's. */
 int path_new(struct path **out, struct event_base *base, int udp, const struct path_config *cfg,
 	     const struct path_cbs *cbs, void *ctx);
-/* NULL is fine; cancels the timer. */
+/* NULL is fine; cancels the timer. Safe from inside the event callback
+ * (the path is then freed when the agent's call returns). */
 void path_free(struct path *p);
 
 /* Sets the peer's credentials if they were not known at path_new. */

@@ -77,6 +77,7 @@ struct client {
 	/* the call */
 	enum call_state cstate;
 	bool called;             /* a caller places one call only */
+	bool answer_pending;     /* answer once STUN has settled */
 	unsigned long long call_id;
 	char peer[40];
 	char peer_seen[NETADDR_STRLEN];
@@ -228,6 +229,7 @@ static void end_call(struct client *cl, const char *reason, int status)
 	ev_ended(cl->peer, reason, dur, status);
 	cl->cstate = C_IDLE;
 	cl->call_id = 0;
+	cl->answer_pending = false;
 	event_del(cl->duration_timer);
 	stdin_watch(cl, false);
 	if (cl->cli->peer[0] || cl->cli->once)
@@ -272,6 +274,15 @@ static void hang_up(struct client *cl)
 	case C_IDLE:
 		break;
 	}
+}
+
+/* The call cannot carry media: tell the server (so the peer learns it
+ * now, not when we leave) and end it with reason network. */
+static void fail_call(struct client *cl)
+{
+	if (cl->cstate == C_ANSWERED && cl->call_id)
+		send_call_verb(cl, "HANGUP", NULL);
+	end_call(cl, "network", EXIT_NETWORK);
 }
 
 /* --- the relay --- */
@@ -366,7 +377,7 @@ static void on_setup_limit(evutil_socket_t fd, short what, void *arg)
 		return;
 	ev_error("no path to %s could be opened within %d s%s", cl->peer, SETUP_LIMIT_S,
 		 cl->cli->relay == RELAY_NEVER ? " (the relay is off: --relay never)" : "");
-	end_call(cl, "network", EXIT_NETWORK);
+	fail_call(cl);
 }
 
 static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason)
@@ -409,7 +420,7 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 			break;
 		ev_error("%s to %s (%s)", ev == PATH_FAILED ? "no direct path could be opened" : "the path was lost",
 			 cl->peer, reason);
-		end_call(cl, "network", EXIT_NETWORK);
+		fail_call(cl);
 		break;
 	}
 }
@@ -478,6 +489,22 @@ static void start_path(struct client *cl, const char *relay_tok)
 
 static void answer(struct client *cl)
 {
+	/* Our public address must be in the ACCEPT: without it, a peer
+	 * behind a NAT has nothing to punch towards. STUN settles within
+	 * a few seconds at worst (answer or give up). */
+	if (!cl->stun_done) {
+		cl->answer_pending = true;
+		return;
+	}
+	cl->answer_pending = false;
+	if (cl->cstate != C_ALERTING)
+		return;
+	/* Candidates are gathered now that the public address is known. */
+	if (open_path(cl, false) < 0) {
+		send_call_verb(cl, "REJECT", NULL);
+		end_call(cl, "error", EXIT_ERROR);
+		return;
+	}
 	struct sig_writer w;
 	sig_writer_init(&w, "ACCEPT");
 	sig_writer_addf(&w, "call", "%llu", cl->call_id);
@@ -509,6 +536,8 @@ static void place_call(struct client *cl)
 /* Registered and STUN settled: tell the user, then call if asked to. */
 static void maybe_ready(struct client *cl)
 {
+	if (cl->stun_done && cl->answer_pending)
+		answer(cl);
 	if (cl->sstate != S_READY || !cl->stun_done || cl->announced)
 		return;
 	cl->announced = true;
@@ -697,11 +726,6 @@ static void on_incoming(struct client *cl, const struct sig_msg *m)
 	snprintf(cl->peer, sizeof(cl->peer), "%s", from);
 	snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", sig_msg_get(m, "seen") ? sig_msg_get(m, "seen") : "");
 	store_offer(cl, m);
-	if (open_path(cl, false) < 0) {
-		send_call_verb(cl, "REJECT", NULL);
-		cl->cstate = C_IDLE;
-		return;
-	}
 	ev_incoming(cl->peer, id, cl->cli->auto_answer);
 	send_call_verb(cl, "RINGING", NULL);
 	if (cl->cli->auto_answer)

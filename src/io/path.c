@@ -24,7 +24,32 @@ struct path {
 	void *ctx;
 	struct sockaddr_storage remote;
 	bool up;
+	/* The owner may free the path from inside an event callback, while
+	 * the agent is still on the stack: then freeing waits until the
+	 * outermost call into the agent returns. */
+	int depth;
+	bool dead;
 };
+
+static void destroy(struct path *p)
+{
+	if (p->timer)
+		event_free(p->timer);
+	ice_free(p->ice);
+	free(p);
+}
+
+static void enter(struct path *p) { p->depth++; }
+
+/* Returns true if P was freed meanwhile and must not be touched. */
+static bool leave(struct path *p)
+{
+	if (--p->depth == 0 && p->dead) {
+		destroy(p);
+		return true;
+	}
+	return p->dead;
+}
 
 static void random_bytes(void *ctx, void *buf, size_t len)
 {
@@ -60,8 +85,10 @@ static void rearm(struct path *p)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct path *p = arg;
+	enter(p);
 	ice_tick(p->ice, clock_now_us());
-	rearm(p);
+	if (!leave(p))
+		rearm(p);
 }
 
 static void on_send(void *ctx, const struct sockaddr *dest, socklen_t len, const uint8_t *buf, size_t n)
@@ -132,10 +159,12 @@ void path_free(struct path *p)
 {
 	if (!p)
 		return;
-	if (p->timer)
-		event_free(p->timer);
-	ice_free(p->ice);
-	free(p);
+	if (p->depth > 0) {
+		p->dead = true;
+		evtimer_del(p->timer);
+		return;
+	}
+	destroy(p);
 }
 
 int path_set_remote(struct path *p, const char *ufrag, const char *pwd)
@@ -152,23 +181,28 @@ int path_add_local(struct path *p, const char *cand)
 
 int path_add_remote(struct path *p, const char *cand)
 {
+	enter(p);
 	int rc = ice_add_remote_str(p->ice, cand);
-	if (rc == 0)
+	if (!leave(p) && rc == 0)
 		rearm(p);
 	return rc;
 }
 
 int path_start(struct path *p)
 {
+	enter(p);
 	int rc = ice_start(p->ice, clock_now_us());
-	rearm(p);
+	if (!leave(p))
+		rearm(p);
 	return rc;
 }
 
 bool path_packet(struct path *p, const struct sockaddr *from, const uint8_t *buf, size_t len)
 {
+	enter(p);
 	bool mine = ice_handle_packet(p->ice, clock_now_us(), from, buf, len);
-	rearm(p);
+	if (!leave(p))
+		rearm(p);
 	return mine;
 }
 

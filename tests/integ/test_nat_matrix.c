@@ -64,6 +64,20 @@ START_TEST(matrix)
 }
 END_TEST
 
+/* --relay never where no hole can be punched: the call fails cleanly with
+ * reason network (exit 9) once the checks give up, never a crash. */
+START_TEST(relay_never_fails_cleanly)
+{
+	if (lab_skip())
+		return;
+	struct natcall_result r;
+	ck_assert_int_eq(natcall_run("symmetric", "symmetric", 0, (const char *[]){ "--relay", "never", NULL }, &r), 0);
+	ck_assert_str_eq(r.path_a, "-");
+	ck_assert_int_eq(r.status_a, EXIT_NETWORK);
+	ck_assert_msg(r.status_b >= 0 && r.status_b < 128, "bob ended abnormally: %d", r.status_b);
+}
+END_TEST
+
 Suite *nat_matrix_suite(void)
 {
 	Suite *s = suite_create("nat_matrix");
@@ -71,6 +85,7 @@ Suite *nat_matrix_suite(void)
 	tcase_set_timeout(c, 600);
 	tcase_add_unchecked_fixture(c, NULL, natcall_cleanup);
 	tcase_add_test(c, matrix);
+	tcase_add_test(c, relay_never_fails_cleanly);
 	suite_add_tcase(s, c);
 	return s;
 }
