@@ -172,6 +172,13 @@ int ice_set_remote(struct ice_agent *a, const char *ufrag, const char *pwd);
  * also after ice_start. */
 int ice_add_local(struct ice_agent *a, const struct ice_cand *c);
 int ice_add_remote(struct ice_agent *a, const struct ice_cand *c);
+/* Adds a remote candidate the peer signalled during the call (its NAT
+ * mapping changed: with filtering NATs on both sides, the new address must
+ * be signalled, as our NAT would drop the peer's packets from it). When
+ * connected, it is checked at once and adopted on success
+ * (ICE_EVENT_REMOTE_CHANGED). Returns 0, -EINVAL or -ENOSPC. */
+int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand *c);
+
 /* ice_cand_parse + ice_add_remote. */
 int ice_add_remote_str(struct ice_agent *a, const char *s);
 

@@ -41,6 +41,9 @@ int path_set_remote(struct path *p, const char *ufrag, const char *pwd);
 int path_add_local(struct path *p, const char *cand);
 int path_add_remote(struct path *p, const char *cand);
 int path_start(struct path *p);
+/* A candidate the peer signalled mid-call (UPDATE): checked at once when
+ * the path is up, and followed if it works. */
+int path_probe_remote(struct path *p, const char *cand);
 
 /* Offers a datagram received on the socket; true if it was the path's. */
 bool path_packet(struct path *p, const struct sockaddr *from, const uint8_t *buf, size_t len);

@@ -318,6 +318,8 @@ int ice_add_local(struct ice_agent *a, const struct ice_cand *c)
 }
 
 /* Adds a remote candidate with its pair; returns its index or -errno. */
+static void start_txn(struct ice_agent *a, int p, enum txn_kind kind, uint64_t now);
+
 static int add_remote(struct ice_agent *a, const struct ice_cand *c)
 {
 	int i = find_remote(a, (const struct sockaddr *)&c->addr);
@@ -349,6 +351,26 @@ int ice_add_remote(struct ice_agent *a, const struct ice_cand *c)
 		n.priority = ice_priority(n.type, (uint16_t)(65535 - a->n_remote), 1);
 	int r = add_remote(a, &n);
 	return r < 0 ? r : 0;
+}
+
+int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand *c)
+{
+	if (!a || !valid_cand(c))
+		return -EINVAL;
+	struct ice_cand n = *c;
+	if (!n.priority)
+		n.priority = ice_priority(n.type, (uint16_t)(65535 - a->n_remote), 1);
+	int p = add_remote(a, &n);
+	if (p < 0)
+		return p;
+	if (a->state == ICE_STATE_CONNECTED && p != a->selected && !a->pairs[p].no_local) {
+		/* Checked now, unpaced; adopted on success like a rebinding
+		 * learnt from the peer's own request. */
+		a->pairs[p].state = PAIR_WAITING;
+		a->pairs[p].rebind = true;
+		start_txn(a, p, TXN_CHECK, now_us);
+	}
+	return 0;
 }
 
 int ice_add_remote_str(struct ice_agent *a, const char *s)

@@ -417,6 +417,16 @@ static void cmd_call_update(struct sb *sb, struct sb_conn *c, const struct sig_m
 			return send_err(sb, c, v, 409, "bad-state");
 		send_ok(sb, c, v, call->id);
 		end_call_for_other(sb, c, "cancelled");
+	} else if (strcmp(v, "UPDATE") == 0) {
+		/* New candidates during the call (a NAT rebinding): passed on
+		 * as they are, unanswered. */
+		if (!answered)
+			return send_err(sb, c, v, 409, "bad-state");
+		struct sb_conn *other = is_callee ? call->caller : call->callee;
+		sig_writer_init(&w, "UPDATE");
+		sig_writer_addf(&w, "call", "%llu", call->id);
+		forward_fields(&w, m);
+		send_line(sb, other, &w);
 	} else { /* HANGUP */
 		if (!answered)
 			return send_err(sb, c, v, 409, "bad-state");
@@ -471,7 +481,7 @@ static void handle_line(struct sb *sb, struct sb_conn *c, char *line, size_t len
 		return cmd_register(sb, c, &m);
 	bool known = strcmp(v, "INVITE") == 0 || strcmp(v, "RINGING") == 0 ||
 		     strcmp(v, "ACCEPT") == 0 || strcmp(v, "REJECT") == 0 ||
-		     strcmp(v, "CANCEL") == 0 || strcmp(v, "HANGUP") == 0;
+		     strcmp(v, "CANCEL") == 0 || strcmp(v, "HANGUP") == 0 || strcmp(v, "UPDATE") == 0;
 	if (!known)
 		return send_err(sb, c, v, 400, "unknown-command");
 	if (c->state != C_REGISTERED)

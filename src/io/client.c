@@ -41,6 +41,10 @@ enum call_state { C_IDLE, C_INVITING, C_ALERTING, C_ANSWERED };
  * after SETUP_LIMIT ends with reason network. */
 #define RELAY_FALLBACK_US 1000000
 #define SETUP_LIMIT_S 12
+/* While a call is up, the public address is re-checked this often: when
+ * our NAT rebinds, the peer's NAT (if it filters) would drop us from the
+ * new address until we signal it (UPDATE). */
+#define RESTUN_INTERVAL_MS 1000
 static const uint8_t PROBE[] = "p2pcall-relay-probe";
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -94,12 +98,13 @@ struct client {
 	char remote_cands[MAX_CANDS][64];
 	size_t n_remote;
 	const char *via;          /* "direct", "relay", or NULL before connected */
+	bool orphaned;            /* the server forgot the call; the path carries it */
 
 	/* the relay at the server: our token, and how far it got */
 	uint8_t relay_tok[RELAY_TOKEN_LEN];
 	bool has_relay, relay_bound, relay_heard_peer, fallback_due;
 	uint64_t relay_started_us;
-	struct event *relay_timer, *fallback_timer, *setup_timer;
+	struct event *relay_timer, *fallback_timer, *setup_timer, *restun_timer;
 
 	/* leaving */
 	struct event *sigint, *sigterm, *exit_timer;
@@ -222,10 +227,12 @@ static void end_call(struct client *cl, const char *reason, int status)
 	cl->path = NULL;
 	cl->answered_us = 0;
 	cl->via = NULL;
+	cl->orphaned = false;
 	cl->has_relay = cl->relay_bound = cl->relay_heard_peer = cl->fallback_due = false;
 	event_del(cl->relay_timer);
 	event_del(cl->fallback_timer);
 	event_del(cl->setup_timer);
+	event_del(cl->restun_timer);
 	ev_ended(cl->peer, reason, dur, status);
 	cl->cstate = C_IDLE;
 	cl->call_id = 0;
@@ -242,6 +249,10 @@ static void connected(struct client *cl, const char *path, const char *remote)
 {
 	cl->via = path;
 	event_del(cl->setup_timer);
+	if (path && strcmp(path, "direct") == 0) {
+		struct timeval tv = { 0, RESTUN_INTERVAL_MS * 1000 };
+		event_add(cl->restun_timer, &tv);
+	}
 	cl->cstate = C_ANSWERED;
 	cl->answered_us = clock_now_us();
 	stdin_watch(cl, false);
@@ -274,6 +285,15 @@ static void hang_up(struct client *cl)
 	case C_IDLE:
 		break;
 	}
+}
+
+/* True while the call runs on a direct path that does not need the
+ * server: it can outlive the signalling connection (our NAT rebinding
+ * often kills that TCP connection too) and ends by hangup or by consent
+ * loss on the path. */
+static bool call_survives_server(const struct client *cl)
+{
+	return cl->cstate == C_ANSWERED && cl->via && strcmp(cl->via, "direct") == 0;
 }
 
 /* The call cannot carry media: tell the server (so the peer learns it
@@ -584,6 +604,32 @@ static void on_stun_timer(evutil_socket_t fd, short what, void *arg)
 	event_add(cl->stun_timer, &tv);
 }
 
+/* Our NAT gave the media socket a new public address during a call:
+ * tell the peer, whose NAT may otherwise drop us (doc/protocol.md). */
+static void public_address_changed(struct client *cl, const char *before)
+{
+	log_info("our public address changed from %s to %s (NAT rebinding)", before, cl->mapped);
+	if (cl->cstate != C_ANSWERED || !cl->call_id || !cl->path)
+		return;
+	gather_candidates(cl);
+	struct sig_writer w;
+	sig_writer_init(&w, "UPDATE");
+	sig_writer_addf(&w, "call", "%llu", cl->call_id);
+	for (size_t i = 0; i < cl->n_local; i++)
+		if (strncmp(cl->local_cands[i], "srflx/", 6) == 0)
+			sig_writer_add(&w, "cand", cl->local_cands[i]);
+	send_msg(cl, &w);
+}
+
+static void on_restun(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->stun_done) /* the previous round is over */
+		stun_start(cl);
+	struct timeval tv = { 0, RESTUN_INTERVAL_MS * 1000 };
+	event_add(cl->restun_timer, &tv);
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -606,10 +652,14 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->stun) ||
 		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
 			continue; /* not the answer we wait for: media comes later */
+		char before[NETADDR_STRLEN];
+		snprintf(before, sizeof(before), "%s", cl->mapped);
 		netaddr_str((struct sockaddr *)&mapped, cl->mapped, sizeof(cl->mapped));
 		cl->stun_done = true;
 		event_del(cl->stun_timer);
 		log_debug("STUN: public address %s", cl->mapped);
+		if (before[0] && strcmp(before, cl->mapped) != 0)
+			public_address_changed(cl, before);
 		maybe_ready(cl);
 	}
 }
@@ -697,6 +747,13 @@ static void on_ended(struct client *cl, const struct sig_msg *m)
 		{ "peer-gone", "peer-gone", EXIT_NETWORK },
 	};
 	const char *reason = sig_msg_get(m, "reason");
+	if (reason && strcmp(reason, "peer-gone") == 0 && call_survives_server(cl)) {
+		/* The peer lost the server, not necessarily us: the direct path
+		 * decides (consent), or a hangup. */
+		log_warn("%s lost the server; the call goes on over the direct path", cl->peer);
+		cl->orphaned = true;
+		return;
+	}
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (reason && strcmp(map[i].reason, reason) == 0)
 			return end_call(cl, map[i].as, map[i].status);
@@ -784,6 +841,14 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 	}
 	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
 		return on_ended(cl, m);
+	if (strcmp(v, "UPDATE") == 0 && is_our_call(cl, m) && cl->path) {
+		size_t pos = 0;
+		const char *cand;
+		while ((cand = sig_msg_next(m, "cand", &pos)))
+			if (path_probe_remote(cl->path, cand) < 0)
+				log_debug("ignoring updated candidate `%s'", cand);
+		return;
+	}
 	if (ok)
 		return;
 	if (err)
@@ -851,11 +916,16 @@ static void server_lost(struct client *cl, const char *why)
 		ev_error("cannot reach the server at %s: %s", cl->server_str, why);
 		return finish(cl, EXIT_SERVER);
 	}
-	if (cl->cstate != C_IDLE)
+	if (call_survives_server(cl)) {
+		if (!cl->orphaned)
+			log_warn("lost the server (%s); the call goes on over the direct path", why);
+		cl->orphaned = true;
+	} else if (cl->cstate != C_IDLE) {
 		end_call(cl, "network", EXIT_NETWORK);
+	}
 	if (cl->finishing)
 		return;
-	if (cl->cli->peer[0]) {
+	if (cl->cli->peer[0] && !cl->orphaned) {
 		ev_error("lost the server at %s: %s", cl->server_str, why);
 		return finish(cl, EXIT_SERVER);
 	}
@@ -1003,13 +1073,14 @@ int client_run(const struct cli *cli)
 	cl.relay_timer = evtimer_new(cl.base, on_relay_timer, &cl);
 	cl.fallback_timer = evtimer_new(cl.base, on_fallback, &cl);
 	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
+	cl.restun_timer = evtimer_new(cl.base, on_restun, &cl);
 	cl.sigint = evsignal_new(cl.base, SIGINT, on_signal, &cl);
 	cl.sigterm = evsignal_new(cl.base, SIGTERM, on_signal, &cl);
 	if (!cli->auto_answer && isatty(STDIN_FILENO))
 		cl.stdin_ev = event_new(cl.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &cl);
 	if (!cl.udp_ev || !cl.stun_timer || !cl.keepalive_timer || !cl.reconnect_timer ||
 	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm || !cl.relay_timer ||
-	    !cl.fallback_timer || !cl.setup_timer) {
+	    !cl.fallback_timer || !cl.setup_timer || !cl.restun_timer) {
 		ev_error("out of memory");
 		goto out;
 	}
@@ -1025,7 +1096,7 @@ out:
 	sig_parser_reset(&cl.parser);
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
 				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,
-				cl.relay_timer, cl.fallback_timer, cl.setup_timer };
+				cl.relay_timer, cl.fallback_timer, cl.setup_timer, cl.restun_timer };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

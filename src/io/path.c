@@ -188,6 +188,19 @@ int path_add_remote(struct path *p, const char *cand)
 	return rc;
 }
 
+int path_probe_remote(struct path *p, const char *cand)
+{
+	struct ice_cand c;
+	int rc = ice_cand_parse(cand, &c);
+	if (rc < 0)
+		return rc;
+	enter(p);
+	rc = ice_probe_remote(p->ice, clock_now_us(), &c);
+	if (!leave(p))
+		rearm(p);
+	return rc;
+}
+
 int path_start(struct path *p)
 {
 	enter(p);

@@ -794,6 +794,42 @@ START_TEST(test_rebinding)
 }
 END_TEST
 
+/* Both NATs filter by address and port: after A's NAT rebinds, B's NAT
+ * drops A's packets from the new address, so B can never learn it by
+ * itself. Once the new address is signalled (ice_probe_remote), B checks
+ * it, which opens B's NAT, and adopts it within a round trip or two. */
+START_TEST(test_rebinding_signalled)
+{
+	struct world_opts o = { .nat_a = SIMNAT_PORT_RESTRICTED, .nat_b = SIMNAT_PORT_RESTRICTED };
+	struct world w;
+	struct sockaddr_storage after;
+
+	world_init(&w, &o);
+	start_both(&w, &o);
+	run_until(&w, w.now + 5 * SEC, a_selected);
+	assert_agree(&w);
+	simnet_rebind(w.net, w.a.host);
+	run_until(&w, w.now + 10 * SEC, NULL);
+	ck_assert_int_eq(w.b.n_remote_changed, 0); /* the problem */
+
+	ck_assert(simnet_mapping(w.net, w.a.host, (struct sockaddr *)&w.a.sel_remote.addr, &after));
+	struct ice_cand c = { .type = ICE_CAND_SRFLX };
+	c.addr = after;
+	uint64_t t = w.now;
+	ck_assert_int_eq(ice_probe_remote(w.b.agent, w.now, &c), 0);
+	run_until(&w, t + 2 * SEC, NULL);
+	ck_assert_int_eq(w.b.n_remote_changed, 1);
+	ck_assert_uint_le(w.b.t_remote_changed - t, 1 * SEC);
+	struct ice_cand r;
+	ice_selected(w.b.agent, NULL, &r);
+	ck_assert(ice_addr_equal((struct sockaddr *)&r.addr, (struct sockaddr *)&after));
+	/* and the path holds: no consent loss a minute later */
+	run_until(&w, w.now + 60 * SEC, NULL);
+	ck_assert_int_eq(w.a.n_consent_lost + w.b.n_consent_lost, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- API edges ---- */
 
 static void null_send(void *ctx, const struct sockaddr *d, socklen_t l, const uint8_t *b,
@@ -875,6 +911,7 @@ Suite *ice_suite(void)
 	tcase_add_test(tc, test_consent_expiry);
 	tcase_add_test(tc, test_keepalive_timing);
 	tcase_add_test(tc, test_rebinding);
+	tcase_add_test(tc, test_rebinding_signalled);
 	suite_add_tcase(s, tc);
 	return s;
 }

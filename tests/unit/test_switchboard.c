@@ -213,6 +213,22 @@ START_TEST(call_accept_hangup)
 }
 END_TEST
 
+START_TEST(update_forwarded_in_answered_calls)
+{
+	invite();
+	say(0, "UPDATE call=1 cand=srflx/203.0.113.9/4000\n");
+	expect(0, "ERR re=UPDATE code=409 reason=bad-state"); /* not answered yet */
+	say(1, "ACCEPT call=1\n");
+	next(1);
+	next(0);
+	say(1, "UPDATE call=1 cand=srflx/203.0.113.9/4000 seen=forged\n");
+	expect(0, "UPDATE call=1 cand=srflx/203.0.113.9/4000");
+	expect_nothing(1);
+	say(0, "UPDATE call=2 cand=x\n");
+	expect(0, "ERR re=UPDATE code=481 reason=no-such-call");
+}
+END_TEST
+
 START_TEST(call_rejected_and_busy_reply)
 {
 	invite();
@@ -444,6 +460,7 @@ Suite *switchboard_suite(void)
 	tcase_add_checked_fixture(c, setup, teardown);
 	tcase_add_test(c, call_accept_hangup);
 	tcase_add_test(c, call_rejected_and_busy_reply);
+	tcase_add_test(c, update_forwarded_in_answered_calls);
 	tcase_add_test(c, call_cancelled);
 	tcase_add_test(c, callee_busy_unknown_offline_self);
 	tcase_add_test(c, no_answer_timeout);
