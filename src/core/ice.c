@@ -746,6 +746,12 @@ static void handle_response(struct ice_agent *a, uint64_t now,
 		return;
 	}
 	if (a->role == ICE_CONTROLLING && a->nominating < 0) {
+		/* Our check's round trip proves the pair both ways for us:
+		 * select it now and nominate it to the peer alongside, rather
+		 * than wait another round trip for the nomination's answer.
+		 * The peer still selects only on the authenticated nomination,
+		 * which keeps being retransmitted until answered. */
+		select_pair(a, p, now);
 		a->nominating = p;
 		start_txn(a, p, TXN_NOMINATE, now);
 	}
@@ -859,12 +865,15 @@ void ice_tick(struct ice_agent *a, uint64_t now)
 		}
 		if (t->sends >= a->cfg.max_transmits) {
 			retire(a, t, now);
-			if (t->kind == TXN_NOMINATE && a->state == ICE_STATE_CHECKING &&
+			if (t->kind == TXN_NOMINATE &&
+			    (a->state == ICE_STATE_CHECKING ||
+			     (a->state == ICE_STATE_CONNECTED && t->pair == a->selected)) &&
 			    a->pairs[t->pair].state == PAIR_SUCCEEDED) {
 				/* The pair worked a moment ago: the nomination
 				 * or its answer was lost. Try again (until the
-				 * check timeout) rather than give the pair up
-				 * while the peer may already have selected it. */
+				 * check timeout, or for as long as we use the
+				 * pair) rather than give it up while the peer
+				 * may already have selected it. */
 				start_txn(a, t->pair, TXN_NOMINATE, now);
 			} else if (t->kind == TXN_CHECK && a->state == ICE_STATE_CHECKING &&
 				   a->pairs[t->pair].heard &&
