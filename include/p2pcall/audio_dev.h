@@ -50,8 +50,8 @@ struct audio_dev_stats {
 	uint64_t output_underflows; /* PortAudio/driver-reported (paOutputUnderflow) */
 };
 
-/* Both directions, default devices, PortAudio's buffer size, 40 ms
- * suggested latency, 1 s rings, realtime callback thread. */
+/* Both directions, default devices, 10 ms callbacks, 40 ms suggested
+ * latency, 1 s rings, realtime callback thread. */
 void audio_dev_cfg_default(struct audio_dev_cfg *cfg);
 
 /* Initialises PortAudio, finds the devices and opens (but does not start)

@@ -115,6 +115,9 @@ void audio_dev_cfg_default(struct audio_dev_cfg *cfg)
 	 * inside a call's mouth-to-ear budget next to a 20 ms frame and the
 	 * jitter buffer. */
 	cfg->latency_s = 0.04;
+	/* 10 ms callbacks: a fixed size (PortAudio adapts the host's periods)
+	 * keeps capture in whole 10 ms steps, half an Opus frame. */
+	cfg->frames_per_buffer = AUDIO_DEV_RATE / 100;
 	cfg->realtime = true;
 }
 
