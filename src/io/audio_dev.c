@@ -363,8 +363,10 @@ int audio_dev_start(struct audio_dev *d, char *err, size_t errlen)
 	d->played_any = false; /* the callback thread is not running now */
 	pe = Pa_StartStream(d->stream);
 	if (pe != paNoError && d->alsa_rt) {
-		/* Realtime scheduling refused (no CAP_SYS_NICE / rtprio limit):
-		 * run at normal priority rather than not at all. */
+		/* PortAudio 19.6 already falls back to normal priority when
+		 * SCHED_FIFO is refused (checked without CAP_SYS_NICE); this
+		 * covers builds that fail the start instead: better late
+		 * audio than none. */
 		PaAlsa_EnableRealtimeScheduling(d->stream, 0);
 		d->alsa_rt = false;
 		pe = Pa_StartStream(d->stream);
