@@ -33,6 +33,10 @@ struct audio_dev_cfg {
 	unsigned frames_per_buffer; /* callback size; 0 = PortAudio chooses */
 	double latency_s;          /* suggested latency; 0 = device's low default */
 	size_t ring_samples;       /* capacity of each ring (rounded up to 2^n) */
+	bool realtime;             /* ask for SCHED_FIFO for the ALSA callback
+				    * thread; falls back silently if refused.
+				    * Not for clock-less (file/null) devices:
+				    * the callback would spin at RT priority. */
 };
 
 struct audio_dev_stats {
@@ -46,7 +50,8 @@ struct audio_dev_stats {
 	uint64_t output_underflows; /* PortAudio/driver-reported (paOutputUnderflow) */
 };
 
-/* Both directions, default devices, PortAudio's buffer size, 1 s rings. */
+/* Both directions, default devices, 10 ms callbacks, 40 ms suggested
+ * latency, 1 s rings, realtime callback thread. */
 void audio_dev_cfg_default(struct audio_dev_cfg *cfg);
 
 /* Initialises PortAudio, finds the devices and opens (but does not start)

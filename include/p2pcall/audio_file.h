@@ -23,7 +23,9 @@ struct audio_file_info {
 	int src_rate;       /* the file's own sample rate */
 	int src_channels;   /* the file's own channel count */
 	int64_t src_frames; /* frames in the file at its own rate */
-	int64_t samples;    /* samples this reader will deliver at 48 kHz */
+	int64_t samples;    /* samples this reader will deliver at 48 kHz, as
+			     * the header says: a pipe's may claim more, or
+			     * -1 if it does not say */
 };
 
 /* Opens path for reading. Returns 0 and sets *out (caller owns it), or

@@ -165,7 +165,10 @@ void audio_file_reader_info(const struct audio_file_reader *r, struct audio_file
 	info->src_rate = r->info.samplerate;
 	info->src_channels = r->info.channels;
 	info->src_frames = r->info.frames;
-	info->samples = out_samples_for(r->info.frames, r->info.samplerate);
+	/* A stream (pipe) may report SF_COUNT_MAX frames: unknown length. */
+	info->samples = r->info.frames > INT64_MAX / AUDIO_FILE_RATE
+				? -1
+				: out_samples_for(r->info.frames, r->info.samplerate);
 }
 
 /* Resamples n mono samples into the (empty) output buffer. */

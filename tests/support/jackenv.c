@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 #include "jackenv.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,9 +22,11 @@
 extern char **environ;
 
 struct jackenv {
+	struct jackenv *next; /* live environments, for the exit hook */
+	pid_t owner;          /* the process that created it */
 	enum jackenv_mode mode;
 	pid_t jackd;
-	char dir[64];
+	char dir[80];
 	char asoundrc[128];
 	char capture[128];
 	char playback[128];
@@ -79,6 +83,38 @@ static pid_t spawn_logged(char *const argv[], const char *log)
 	return rc ? -rc : pid;
 }
 
+/* Like spawn_logged, for a daemon that must not outlive the test: a failed
+ * Check assertion ends the test process at once, without jackenv_free, so
+ * the kernel sends jackd SIGTERM when its parent dies (PR_SET_PDEATHSIG).
+ * fork+exec because posix_spawn cannot set that. */
+static pid_t spawn_tethered(char *const argv[], const char *log)
+{
+	pid_t parent = getpid(), pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(127);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
 static int wait_exit(pid_t pid, int *status)
 {
 	while (waitpid(pid, status, 0) < 0)
@@ -131,10 +167,13 @@ static int start_jackd(struct jackenv *e, char *err, size_t errlen)
 	}
 	snprintf(e->server, sizeof(e->server), "p2pcall-%ld-%u", (long)getpid(), seq++);
 	/* Period 256 (or 512): other sizes make the ALSA jack device vanish
-	 * (testbed.md). No realtime scheduling: CI has no rtprio limits. */
-	char *jargv[] = { "jackd", "-n", e->server, "--no-realtime", "-d", "dummy", "-r", "48000",
+	 * (testbed.md). Realtime (-R, SCHED_FIFO for jackd's and its clients'
+	 * process threads): with --no-realtime the dummy clock glitched under
+	 * load (xruns lost periods on a busy 2-core machine); where SCHED_FIFO
+	 * is not permitted jackd says so in its log and runs without it. */
+	char *jargv[] = { "jackd", "-n", e->server, "-R", "-d", "dummy", "-r", "48000",
 			  "-p", "256", "-C", "1", "-P", "1", NULL };
-	e->jackd = spawn_logged(jargv, e->log);
+	e->jackd = spawn_tethered(jargv, e->log);
 	if (e->jackd < 0) {
 		rc = e->jackd;
 		e->jackd = 0;
@@ -157,16 +196,66 @@ static int start_jackd(struct jackenv *e, char *err, size_t errlen)
 	return 0;
 }
 
+static struct jackenv *live;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+/* Check ends a failed test with _exit(), so a failed test's temp dir (its
+ * jackd log is useful then) stays behind; the dir name carries the pid, and
+ * later runs remove the dirs of processes that no longer exist. */
+static void remove_stale_dirs(void)
+{
+	DIR *dir = opendir("/tmp");
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char path[300], tail[16];
+		long pid;
+
+		if (sscanf(de->d_name, "p2pcall-audio-%ld-%15s", &pid, tail) != 2 || pid <= 0 ||
+		    strlen(tail) != 6)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "/tmp/%s", de->d_name);
+		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	}
+	closedir(dir);
+}
+
+/* A failed assertion exits the test process: stop jackd and remove the
+ * temp dirs of environments that were not freed. */
+static void jackenv_exit_hook(void)
+{
+	/* Only in the process that made them: a forked child that calls
+	 * exit() must not tear down its parent's jackd. */
+	while (live && live->owner == getpid())
+		jackenv_free(live);
+}
+
 int jackenv_new(struct jackenv **out, enum jackenv_mode mode, char *err, size_t errlen)
 {
+	static bool hooked;
 	struct jackenv *e = calloc(1, sizeof(*e));
 	int rc = 0;
 	FILE *f;
 
 	if (!e)
 		return -ENOMEM;
+	if (!hooked && atexit(jackenv_exit_hook) == 0) {
+		hooked = true;
+		remove_stale_dirs();
+	}
 	e->mode = mode;
-	snprintf(e->dir, sizeof(e->dir), "/tmp/p2pcall-audio-XXXXXX");
+	e->owner = getpid();
+	e->next = live;
+	live = e;
+	snprintf(e->dir, sizeof(e->dir), "/tmp/p2pcall-audio-%ld-XXXXXX", (long)getpid());
 	if (!mkdtemp(e->dir)) {
 		rc = -errno;
 		e->dir[0] = '\0';
@@ -197,10 +286,6 @@ out:
 	return rc;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static bool owns_var(const char *name, const char *value)
 {
@@ -226,6 +311,12 @@ void jackenv_free(struct jackenv *e)
 
 	if (!e)
 		return;
+	for (struct jackenv **pp = &live; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
 	if (e->jackd > 0) {
 		/* SIGTERM lets jackd remove its sockets and shm; give it 3 s. */
 		kill(e->jackd, SIGTERM);
