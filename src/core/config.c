@@ -214,6 +214,8 @@ static int unknown_key(struct parse *p, const char *name)
 			best = &p->schema->keys[i];
 		}
 	}
+	char q[256];
+	name = quote(name, strlen(name), q, sizeof(q));
 	if (best)
 		return fail(p, "unknown key `%s' (did you mean `%s'?)", name, best->name);
 	char list[512];

@@ -181,6 +181,12 @@ START_TEST(unknown_keys)
 	    "~/.config/p2pcall/config:1: unknown key `auto_answer' (did you mean `auto-answer'?)");
 	bad("framems = 20\n",
 	    "~/.config/p2pcall/config:1: unknown key `framems' (did you mean `frame-ms'?)");
+	char longkey[200];
+	memset(longkey, 'k', 100);
+	snprintf(longkey + 100, sizeof(longkey) - 100, " = 1\n");
+	bad(longkey, "~/.config/p2pcall/config:1: unknown key `kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	    "kkkkkkkkkkkkkkk...' in a client file (known: identity, relay, stun, turn, "
+	    "input-device, output-device, bitrate, frame-ms, auto-answer, json)");
 	bad("volume = 11\n",
 	    "~/.config/p2pcall/config:1: unknown key `volume' in a client file (known: identity, "
 	    "relay, stun, turn, input-device, output-device, bitrate, frame-ms, auto-answer, json)");
