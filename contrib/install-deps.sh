@@ -10,7 +10,7 @@ libsndfile1-dev libspeexdsp-dev libsodium-dev nettle-dev"
 demo="espeak-ng sox"
 test="check coturn nftables iproute2 conntrack tshark mandoc clang \
 libclang-rt-14-dev valgrind jackd2 libasound2-plugins alsa-utils tmux \
-libnetfilter-queue-dev iptables procps bsdextrautils"
+libnetfilter-queue-dev iptables procps bsdextrautils zsh"
 
 want="$build $demo"
 [ "${1:-}" = "--test" ] && want="$want $test"
