@@ -661,7 +661,9 @@ static void on_data_ind(struct turn_client *t, const struct stun_msg *m)
 	const struct stun_attr *pa = stun_msg_find(m, STUN_ATTR_XOR_PEER_ADDRESS);
 	const struct stun_attr *da = stun_msg_find(m, STUN_ATTR_DATA);
 	struct sockaddr_storage peer;
-	if (!pa || !da || stun_attr_address(m, pa, true, &peer) != 0) {
+	/* RFC 8489 6.3.2: an indication with an unknown comprehension-required
+	 * attribute is discarded. */
+	if (!pa || !da || m->n_unknown || stun_attr_address(m, pa, true, &peer) != 0) {
 		t->stats.dropped_malformed++;
 		return;
 	}

@@ -649,6 +649,18 @@ START_TEST(test_data_indication)
 	ck_assert_uint_eq(f.n_ev, 1);
 	ck_assert_uint_eq(turn_get_stats(f.t)->dropped_unknown_peer, 2);
 	ck_assert_uint_eq(turn_get_stats(f.t)->data_indications, 1);
+
+	/* an unknown comprehension-required attribute: discarded */
+	struct stun_writer w;
+	uint8_t txid[STUN_TXID_LEN] = { 8 };
+	stun_writer_init(&w, buf, sizeof(buf), STUN_METHOD_DATA, STUN_CLASS_INDICATION, txid);
+	stun_put_xor_address(&w, STUN_ATTR_XOR_PEER_ADDRESS, SA(&peer));
+	stun_put_bytes(&w, STUN_ATTR_DATA, "odd", 3);
+	stun_put_u32(&w, 0x7ABC, 1);
+	n = (size_t)stun_writer_finish(&w, false);
+	ck_assert(turn_handle_packet(f.t, f.now, SA(&f.server), buf, n));
+	ck_assert_uint_eq(f.n_ev, 1);
+	ck_assert_uint_eq(turn_get_stats(f.t)->dropped_malformed, 1);
 	turn_free(f.t);
 }
 END_TEST
