@@ -73,11 +73,11 @@ static void call_across(const char *type_a, const char *type_b, struct outcome *
 	usleep(300000);
 	snprintf(id_b, sizeof(id_b), "bob@%s", server);
 	pid_t b = lab_spawn(prefix, "b",
-			    (char *const[]){ (char *)bin, "--json", "--auto-answer", "--once", id_b, NULL }, &b_out);
+			    (char *const[]){ (char *)bin, "--json", "--no-audio", "--auto-answer", "--once", id_b, NULL }, &b_out);
 	ck_assert_msg(read_event(b_out, "registered", line, sizeof(line), T) == 0, "bob did not register");
 	snprintf(id_a, sizeof(id_a), "alice@%s", server);
 	pid_t a = lab_spawn(prefix, "a",
-			    (char *const[]){ (char *)bin, "--json", "--duration", "1", id_a, "bob", NULL }, &a_out);
+			    (char *const[]){ (char *)bin, "--json", "--no-audio", "--duration", "1", id_a, "bob", NULL }, &a_out);
 
 	if (read_event(a_out, "connected", line, sizeof(line), T) == 0) {
 		json_field(line, "path", o->path_a, sizeof(o->path_a));
