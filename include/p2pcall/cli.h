@@ -21,6 +21,7 @@ enum exit_status {
 	EXIT_UNREACHABLE = 8, /* peer unknown or offline */
 	EXIT_NETWORK = 9,     /* connection lost during a call */
 	EXIT_CANCELLED = 10,  /* we hung up before the answer */
+	EXIT_AUDIO = 11,      /* --input/--output file or sound device unusable */
 };
 
 enum relay_mode { RELAY_AUTO, RELAY_NEVER, RELAY_ALWAYS };
@@ -39,6 +40,13 @@ struct cli {
 	char name[40];
 	struct endpoint server;
 	char peer[40];             /* empty: wait for calls */
+	/* audio (client) */
+	bool list_devices;         /* --list-devices: print them and exit */
+	bool no_audio;             /* signalling and path only, no media */
+	const char *input, *output;           /* files; NULL: the devices */
+	const char *input_dev, *output_dev;   /* NULL: the default devices */
+	unsigned frame_ms;         /* 0: default (20) */
+	int bitrate;               /* 0: default (24000) */
 };
 
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that

@@ -6,7 +6,11 @@
 
 #include <stdbool.h>
 
+#include "p2pcall/media.h"
+
 void events_init(bool json, bool quiet);
+/* Prose: also print the `stats' figures each second (-v). */
+void events_set_verbose(bool verbose);
 
 void ev_registered(const char *name, const char *server, const char *mapped);
 void ev_calling(const char *peer);
@@ -18,7 +22,12 @@ void ev_ringing(const char *peer);
 void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms);
 /* The media path changed during the call (relay -> direct, or back). */
 void ev_path(const char *path, const char *remote);
-void ev_ended(const char *peer, const char *reason, double duration_s, int status);
+/* MEDIA: the call's audio figures (media_call_stats), or NULL if it had
+ * no audio. */
+void ev_ended(const char *peer, const char *reason, double duration_s, int status,
+	      const struct media_stats *media);
+/* Each second of a call with audio: the figures of that second. */
+void ev_stats(const struct media_stats *st);
 void ev_disconnected(const char *why, double retry_in_s);
 void ev_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

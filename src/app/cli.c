@@ -27,6 +27,17 @@ const char cli_usage[] =
 	"  --relay MODE          auto (relay if no direct path), never, always\n"
 	"  --stun HOST[:PORT]    ask this STUN server for the public address (default:\n"
 	"                        the signalling server; port 3478 if not given)\n"
+	"audio options (client):\n"
+	"  --input FILE          send this sound file (any rate/channels libsndfile reads)\n"
+	"                        instead of the microphone; hang up when it is over\n"
+	"  --output FILE         write what the peer says to this WAV file (48 kHz mono)\n"
+	"                        instead of playing it\n"
+	"  --input-device DEV    capture device: an index or part of a name\n"
+	"  --output-device DEV   playback device: an index or part of a name\n"
+	"  --list-devices        list the sound devices and exit\n"
+	"  --frame-ms MS         Opus frame duration: 10, 20 (default), 40 or 60\n"
+	"  --bitrate BPS         Opus bitrate in bit/s (default 24000, 6000..510000)\n"
+	"  --no-audio            no audio at all: signalling and media path only\n"
 	"server options:\n"
 	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
 	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
@@ -40,6 +51,8 @@ const char cli_usage[] =
 enum {
 	OPT_SERVE = 256, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN,
+	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
+	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
 };
 
 static const struct option options[] = {
@@ -54,6 +67,14 @@ static const struct option options[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "relay", required_argument, NULL, OPT_RELAY },
 	{ "stun", required_argument, NULL, OPT_STUN },
+	{ "input", required_argument, NULL, OPT_INPUT },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "input-device", required_argument, NULL, OPT_INPUT_DEVICE },
+	{ "output-device", required_argument, NULL, OPT_OUTPUT_DEVICE },
+	{ "list-devices", no_argument, NULL, OPT_LIST_DEVICES },
+	{ "frame-ms", required_argument, NULL, OPT_FRAME_MS },
+	{ "bitrate", required_argument, NULL, OPT_BITRATE },
+	{ "no-audio", no_argument, NULL, OPT_NO_AUDIO },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -97,6 +118,45 @@ static bool client_only_used(const struct cli *c)
 {
 	return c->json || c->auto_answer || c->once || c->duration_s > 0;
 }
+
+static int whole_number(const char *opt, const char *s, long min, long max, long *out, char *err,
+			size_t n)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return fail(err, n, "%s: `%s' is not a whole number from %ld to %ld", opt, s, min, max);
+	*out = v;
+	return 0;
+}
+
+static int audio_option(int opt, const char *arg, struct cli *c, char *err, size_t n)
+{
+	long v;
+	switch (opt) {
+	case OPT_INPUT: c->input = arg; return 0;
+	case OPT_OUTPUT: c->output = arg; return 0;
+	case OPT_INPUT_DEVICE: c->input_dev = arg; return 0;
+	case OPT_OUTPUT_DEVICE: c->output_dev = arg; return 0;
+	case OPT_LIST_DEVICES: c->list_devices = true; return 0;
+	case OPT_NO_AUDIO: c->no_audio = true; return 0;
+	case OPT_FRAME_MS:
+		if (whole_number("--frame-ms", arg, 10, 60, &v, err, n) < 0)
+			return -EINVAL;
+		if (v != 10 && v != 20 && v != 40 && v != 60)
+			return fail(err, n, "--frame-ms: `%s' is not 10, 20, 40 or 60", arg);
+		c->frame_ms = (unsigned)v;
+		return 0;
+	case OPT_BITRATE:
+		if (whole_number("--bitrate", arg, 6000, 510000, &v, err, n) < 0)
+			return -EINVAL;
+		c->bitrate = (int)v;
+		return 0;
+	}
+	return fail(err, n, "internal: option %d", opt);
+}
+
 
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 {
@@ -144,6 +204,11 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 				rc = fail(err, n, "--stun: cannot parse `%s': expected HOST[:PORT]", optarg);
 			client_opt = true;
 			break;
+		case OPT_INPUT: case OPT_OUTPUT: case OPT_INPUT_DEVICE: case OPT_OUTPUT_DEVICE:
+		case OPT_LIST_DEVICES: case OPT_FRAME_MS: case OPT_BITRATE: case OPT_NO_AUDIO:
+			rc = audio_option(opt, optarg, c, err, n);
+			client_opt = true;
+			break;
 		case 'v': c->verbosity++; break;
 		case 'q': c->verbosity = -1; break;
 		case 'h': c->help = true; return 0;
@@ -161,10 +226,18 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 		if (rest > 0)
 			return fail(err, n, "--serve takes no NAME@HOST or PEER (got `%s')", argv[optind]);
 		if (client_only_used(c) || client_opt)
-			return fail(err, n, "--json, --auto-answer, --once, --duration, --relay and --stun "
-				    "are client options, not for --serve");
+			return fail(err, n, "--json, --auto-answer, --once, --duration, --relay, --stun "
+				    "and the audio options are client options, not for --serve");
 		return 0;
 	}
+	if (c->list_devices) {
+		if (server_opt || rest > 0)
+			return fail(err, n, "--list-devices takes no other arguments");
+		return 0;
+	}
+	if (c->no_audio && (c->input || c->output || c->input_dev || c->output_dev || c->frame_ms ||
+			    c->bitrate))
+		return fail(err, n, "--no-audio cannot be combined with other audio options");
 	if (server_opt)
 		return fail(err, n, "--listen, --keepalive, --ring-timeout and --register-timeout "
 			    "need --serve");

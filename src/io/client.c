@@ -8,12 +8,15 @@
  * A caller exits when its one call ends; a waiting client goes back to
  * IDLE (or exits with --once). */
 #include "p2pcall/client.h"
+#include "p2pcall/audio_dev.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/events.h"
 #include "p2pcall/log.h"
+#include "p2pcall/media.h"
 #include "p2pcall/netaddr.h"
 #include "p2pcall/path.h"
 #include "p2pcall/relay.h"
+#include "p2pcall/rtp.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/sig_parser.h"
 #include "p2pcall/stun.h"
@@ -105,6 +108,10 @@ struct client {
 	bool has_relay, relay_bound, relay_heard_peer, fallback_due;
 	uint64_t relay_started_us;
 	struct event *relay_timer, *fallback_timer, *setup_timer, *restun_timer;
+
+	/* audio: opened at start, runs while a call with a path is connected */
+	struct media *media;
+	struct event *stats_timer;
 
 	/* leaving */
 	struct event *sigint, *sigterm, *exit_timer;
@@ -223,6 +230,14 @@ static void stdin_watch(struct client *cl, bool on)
 static void end_call(struct client *cl, const char *reason, int status)
 {
 	double dur = cl->cstate == C_ANSWERED && cl->answered_us ? since_s(cl->answered_us) : 0;
+	/* Audio first, while the path can still carry its last packets. */
+	struct media_stats ms;
+	bool had_media = media_running(cl->media);
+	if (had_media) {
+		media_stop(cl->media);
+		media_call_stats(cl->media, &ms);
+		event_del(cl->stats_timer);
+	}
 	path_free(cl->path);
 	cl->path = NULL;
 	cl->answered_us = 0;
@@ -233,7 +248,7 @@ static void end_call(struct client *cl, const char *reason, int status)
 	event_del(cl->fallback_timer);
 	event_del(cl->setup_timer);
 	event_del(cl->restun_timer);
-	ev_ended(cl->peer, reason, dur, status);
+	ev_ended(cl->peer, reason, dur, status, had_media ? &ms : NULL);
 	cl->cstate = C_IDLE;
 	cl->call_id = 0;
 	cl->answer_pending = false;
@@ -258,6 +273,17 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	stdin_watch(cl, false);
 	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000,
 		     since_s(cl->answer_seen_us) * 1000);
+	if (cl->media && path) {
+		char err[512];
+		if (media_start(cl->media, err, sizeof(err)) < 0) {
+			ev_error("%s", err);
+			send_call_verb(cl, "HANGUP", NULL);
+			end_call(cl, "hangup", EXIT_AUDIO);
+			return;
+		}
+		struct timeval tv = { 1, 0 };
+		event_add(cl->stats_timer, &tv);
+	}
 	if (cl->cli->duration_s > 0) {
 		double d = cl->cli->duration_s;
 		struct timeval tv = { (time_t)d, (suseconds_t)((d - (double)(time_t)d) * 1e6) };
@@ -376,6 +402,10 @@ static void relay_input(struct client *cl, const uint8_t *buf, size_t n)
 		return;
 	const uint8_t *payload = buf + RELAY_HDR;
 	size_t len = n - RELAY_HDR;
+	if (rtp_demux_is_rtp(payload, len)) {
+		media_input(cl->media, payload, len);
+		return;
+	}
 	if (len == sizeof(PROBE) - 1 && memcmp(payload, PROBE, len) == 0 && !cl->relay_heard_peer) {
 		cl->relay_heard_peer = true;
 		log_debug("relay: the peer's probe arrived through %s", cl->server_str);
@@ -414,6 +444,8 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 			/* The hole opened after all: leave the relay. */
 			cl->via = "direct";
 			ev_path("direct", addr);
+			struct timeval tv = { 0, RESTUN_INTERVAL_MS * 1000 };
+			event_add(cl->restun_timer, &tv);
 		}
 		break;
 	case PATH_CHANGED:
@@ -643,6 +675,16 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		netaddr_unmap(&from, &fromlen);
 		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
 			continue;
+		if (rtp_demux_is_rtp(buf, (size_t)n)) {
+			/* Media only from where the path says the peer is. */
+			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
+			if (peer && netaddr_equal((struct sockaddr *)&from, peer))
+				media_input(cl->media, buf, (size_t)n);
+			else
+				log_debug("media: dropped a packet from %s (not the peer's path)",
+					  netaddr_str((struct sockaddr *)&from, (char[NETADDR_STRLEN]){ 0 }, NETADDR_STRLEN));
+			continue;
+		}
 		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);
 		if (from_server && n >= RELAY_HDR && (buf[0] == RELAY_FROM_PEER || buf[0] == RELAY_BOUND)) {
 			relay_input(cl, buf, (size_t)n);
@@ -997,6 +1039,65 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 
 static void on_duration(evutil_socket_t fd, short what, void *arg) { hang_up(arg); }
 
+/* --- audio --- */
+
+/* Media goes by the route the call uses now, so it follows a switch from
+ * the relay to a direct path, or a NAT rebinding, by itself. */
+static void media_send(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct client *cl = ctx;
+	if (!cl->via)
+		return;
+	if (strcmp(cl->via, "relay") == 0) {
+		relay_send(cl, pkt, len);
+		return;
+	}
+	const struct sockaddr *to = cl->path ? path_remote(cl->path) : NULL;
+	if (to && sendto(cl->udp, pkt, len, 0, to, netaddr_len(to)) < 0)
+		log_debug("media: %s", strerror(errno));
+}
+
+static void media_event(void *ctx, enum media_event ev, const char *why)
+{
+	struct client *cl = ctx;
+	if (cl->cstate != C_ANSWERED)
+		return;
+	if (ev == MEDIA_EV_DONE) {
+		log_info("the input file has been sent; hanging up");
+		hang_up(cl);
+		return;
+	}
+	ev_error("audio failed: %s", why ? why : "unknown reason");
+	send_call_verb(cl, "HANGUP", NULL);
+	end_call(cl, "hangup", EXIT_AUDIO);
+}
+
+static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (!media_running(cl->media))
+		return;
+	struct media_stats st;
+	media_interval_stats(cl->media, &st);
+	ev_stats(&st);
+	struct timeval tv = { 1, 0 };
+	event_add(cl->stats_timer, &tv);
+}
+
+static int open_media(struct client *cl)
+{
+	static const struct media_cbs cbs = { media_send, media_event };
+	const struct cli *c = cl->cli;
+	struct media_cfg mc = { .input_file = c->input, .output_file = c->output, .input_dev = c->input_dev,
+				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate };
+	char err[1024];
+	if (media_open(&cl->media, cl->base, &mc, &cbs, cl, err, sizeof(err)) < 0) {
+		ev_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -1034,7 +1135,16 @@ int client_run(const struct cli *cli)
 {
 	struct client cl = { .cli = cli, .udp = -1, .status = EXIT_ERROR, .backoff_ms = BACKOFF_MIN_MS };
 	events_init(cli->json, cli->verbosity < 0);
+	events_set_verbose(cli->verbosity > 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (cli->list_devices) {
+		char err[512];
+		if (audio_dev_list(stdout, err, sizeof(err)) < 0) {
+			ev_error("cannot list the sound devices: %s", err);
+			return EXIT_AUDIO;
+		}
+		return EXIT_OK;
+	}
 
 	int rc = netaddr_resolve(cli->server.host, cli->server.port, SOCK_STREAM, 0, &cl.server, &cl.server_len);
 	if (rc != 0) {
@@ -1074,14 +1184,21 @@ int client_run(const struct cli *cli)
 	cl.fallback_timer = evtimer_new(cl.base, on_fallback, &cl);
 	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
 	cl.restun_timer = evtimer_new(cl.base, on_restun, &cl);
+	cl.stats_timer = evtimer_new(cl.base, on_stats_timer, &cl);
 	cl.sigint = evsignal_new(cl.base, SIGINT, on_signal, &cl);
 	cl.sigterm = evsignal_new(cl.base, SIGTERM, on_signal, &cl);
 	if (!cli->auto_answer && isatty(STDIN_FILENO))
 		cl.stdin_ev = event_new(cl.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &cl);
 	if (!cl.udp_ev || !cl.stun_timer || !cl.keepalive_timer || !cl.reconnect_timer ||
 	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm || !cl.relay_timer ||
-	    !cl.fallback_timer || !cl.setup_timer || !cl.restun_timer) {
+	    !cl.fallback_timer || !cl.setup_timer || !cl.restun_timer || !cl.stats_timer) {
 		ev_error("out of memory");
+		goto out;
+	}
+	/* Files and devices are checked before anything is said to the
+	 * server, so no peer's phone rings for a call that cannot work. */
+	if (!cli->no_audio && open_media(&cl) < 0) {
+		cl.status = EXIT_AUDIO;
 		goto out;
 	}
 	event_add(cl.udp_ev, NULL);
@@ -1091,12 +1208,14 @@ int client_run(const struct cli *cli)
 	connect_server(&cl);
 	event_base_dispatch(cl.base);
 out:
+	media_free(cl.media);
 	if (cl.bev)
 		bufferevent_free(cl.bev);
 	sig_parser_reset(&cl.parser);
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
 				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,
-				cl.relay_timer, cl.fallback_timer, cl.setup_timer, cl.restun_timer };
+				cl.relay_timer, cl.fallback_timer, cl.setup_timer, cl.restun_timer,
+				cl.stats_timer };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -3,10 +3,11 @@
 #include "p2pcall/clock.h"
 #include "p2pcall/jsonw.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
-static bool as_json, quiet;
+static bool as_json, quiet, verbose;
 static uint64_t start_us;
 
 void events_init(bool json, bool q)
@@ -15,6 +16,8 @@ void events_init(bool json, bool q)
 	quiet = q;
 	start_us = clock_now_us();
 }
+
+void events_set_verbose(bool v) { verbose = v; }
 
 static void begin(struct jsonw *w, const char *event)
 {
@@ -120,16 +123,70 @@ void ev_path(const char *path, const char *remote)
 	emit(&w);
 }
 
-void ev_ended(const char *peer, const char *reason, double duration_s, int status)
+static void media_fields(struct jsonw *w, const struct media_stats *st)
 {
-	if (!as_json)
-		return say("call with %s ended: %s after %.1f s", peer, reason, duration_s);
+	jsonw_num(w, "rtt_ms", st->rtt_ms, 1);
+	jsonw_num(w, "loss_pct", st->loss_pct, 1);
+	jsonw_num(w, "jitter_ms", st->jitter_ms, 1);
+	jsonw_num(w, "jb_ms", st->jb_ms, 0);
+	jsonw_num(w, "concealed_pct", st->concealed_pct, 1);
+	jsonw_num(w, "kbps_out", st->kbps_out, 1);
+	jsonw_num(w, "kbps_in", st->kbps_in, 1);
+	jsonw_int(w, "bad_packets", (long long)st->bad_packets);
+}
+
+/* "12.3" or "?" for a figure that is not known (NAN). */
+static const char *fig(char *buf, size_t n, double v, int decimals)
+{
+	if (isfinite(v))
+		snprintf(buf, n, "%.*f", decimals, v);
+	else
+		snprintf(buf, n, "?");
+	return buf;
+}
+
+static void say_media(const char *what, const struct media_stats *st)
+{
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+	say("%s: rtt %s ms, loss %s %%, jitter %s ms, buffer %s ms, concealed %s %%, "
+	    "%s kbit/s out, %s kbit/s in", what,
+	    fig(a, sizeof(a), st->rtt_ms, 0), fig(b, sizeof(b), st->loss_pct, 1),
+	    fig(c, sizeof(c), st->jitter_ms, 1), fig(d, sizeof(d), st->jb_ms, 0),
+	    fig(e, sizeof(e), st->concealed_pct, 1), fig(f, sizeof(f), st->kbps_out, 1),
+	    fig(g, sizeof(g), st->kbps_in, 1));
+}
+
+void ev_ended(const char *peer, const char *reason, double duration_s, int status,
+	      const struct media_stats *media)
+{
+	if (!as_json) {
+		say("call with %s ended: %s after %.1f s", peer, reason, duration_s);
+		if (media)
+			say_media("audio", media);
+		return;
+	}
 	struct jsonw w;
 	begin(&w, "ended");
 	jsonw_str(&w, "peer", peer);
 	jsonw_str(&w, "reason", reason);
 	jsonw_num(&w, "duration_s", duration_s, 3);
 	jsonw_int(&w, "status", status);
+	if (media)
+		media_fields(&w, media);
+	emit(&w);
+}
+
+void ev_stats(const struct media_stats *st)
+{
+	if (!as_json) {
+		/* Prose is for people: every second is too chatty unless asked. */
+		if (verbose)
+			say_media("stats", st);
+		return;
+	}
+	struct jsonw w;
+	begin(&w, "stats");
+	media_fields(&w, st);
 	emit(&w);
 }
 

@@ -29,8 +29,8 @@ static void client(struct proc *p, const char *name, const char *peer, const cha
 {
 	char id[128];
 	snprintf(id, sizeof(id), "%s@127.0.0.1:%d", name, S.port);
-	const char *argv[16] = { "--json" };
-	int i = 1;
+	const char *argv[16] = { "--json", "--no-audio" };
+	int i = 2;
 	for (int j = 0; extra && extra[j]; j++)
 		argv[i++] = extra[j];
 	argv[i++] = id;

@@ -75,10 +75,10 @@ START_TEST(legit_call_survives_garbage_and_flood)
 	struct proc bob, alice;
 	char id[64];
 	snprintf(id, sizeof(id), "bob@127.0.0.1:%d", S.port);
-	ck_assert_int_eq(proc_start(&bob, (const char *[]){ "--json", "--auto-answer", "--once", id, NULL }), 0);
+	ck_assert_int_eq(proc_start(&bob, (const char *[]){ "--json", "--no-audio", "--auto-answer", "--once", id, NULL }), 0);
 	ck_assert_int_eq(proc_event(&bob, "registered", line, sizeof(line), T), 0);
 	snprintf(id, sizeof(id), "alice@127.0.0.1:%d", S.port);
-	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--duration", "0.3", id, "bob", NULL }), 0);
+	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--no-audio", "--duration", "0.3", id, "bob", NULL }), 0);
 	ck_assert_int_eq(proc_event(&alice, "connected", line, sizeof(line), T), 0);
 	ck_assert_int_eq(proc_event(&alice, "ended", line, sizeof(line), T), 0);
 	ck_assert_str_eq(json_field(line, "reason", field, sizeof(field)), "hangup");

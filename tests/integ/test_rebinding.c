@@ -47,10 +47,10 @@ START_TEST(call_follows_a_rebinding)
 			      &srv_out);
 	usleep(300000);
 	snprintf(id, sizeof(id), "bob@%s", server);
-	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--auto-answer", "--once", id, NULL }, &b_out);
+	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--no-audio", "--auto-answer", "--once", id, NULL }, &b_out);
 	ck_assert_int_eq(read_event(b_out, "registered", line, sizeof(line)), 0);
 	snprintf(id, sizeof(id), "alice@%s", server);
-	pid_t a = lab_spawn(prefix, "a", (char *const[]){ bin, "--json", "--duration", "10", id, "bob", NULL }, &a_out);
+	pid_t a = lab_spawn(prefix, "a", (char *const[]){ bin, "--json", "--no-audio", "--duration", "10", id, "bob", NULL }, &a_out);
 	ck_assert_int_eq(read_event(a_out, "connected", line, sizeof(line)), 0);
 	ck_assert_str_eq(json_field(line, "path", before, sizeof(before)), "direct");
 	json_field(line, "remote", before, sizeof(before));

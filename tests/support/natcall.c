@@ -68,11 +68,12 @@ int natcall_run(const char *type_a, const char *type_b, int delay_ms, const char
 			      &srv_out);
 	usleep(300000);
 	snprintf(id_b, sizeof(id_b), "bob@%s", server);
-	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--auto-answer", "--once", id_b, NULL }, &b_out);
+	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--no-audio", "--auto-answer", "--once", id_b, NULL },
+			    &b_out);
 	read_event(b_out, "registered", line, sizeof(line));
 	snprintf(id_a, sizeof(id_a), "alice@%s", server);
-	char *argv_a[16] = { bin, "--json", "--duration", "1" };
-	int n = 4;
+	char *argv_a[16] = { bin, "--json", "--no-audio", "--duration", "1" };
+	int n = 5;
 	for (int i = 0; extra_a && extra_a[i] && n < 13; i++)
 		argv_a[n++] = (char *)extra_a[i];
 	argv_a[n++] = id_a;

@@ -54,6 +54,41 @@ START_TEST(client_wait_defaults)
 }
 END_TEST
 
+START_TEST(audio_options)
+{
+	ck_assert_int_eq(PARSE("--input", "in.flac", "--output", "out.wav", "--frame-ms", "40", "--bitrate",
+			       "16000", "a@h", "b"), 0);
+	ck_assert_str_eq(c.input, "in.flac");
+	ck_assert_str_eq(c.output, "out.wav");
+	ck_assert_uint_eq(c.frame_ms, 40);
+	ck_assert_int_eq(c.bitrate, 16000);
+	ck_assert(!c.no_audio && !c.list_devices);
+	ck_assert_int_eq(PARSE("--input-device", "3", "--output-device", "USB Headset", "a@h"), 0);
+	ck_assert_str_eq(c.input_dev, "3");
+	ck_assert_str_eq(c.output_dev, "USB Headset");
+	ck_assert_ptr_null(c.input);
+	ck_assert_uint_eq(c.frame_ms, 0); /* the media engine's default */
+	ck_assert_int_eq(PARSE("--no-audio", "a@h", "b"), 0);
+	ck_assert(c.no_audio);
+	/* --list-devices stands alone */
+	ck_assert_int_eq(PARSE("--list-devices"), 0);
+	ck_assert(c.list_devices);
+	ck_assert_int_eq(PARSE("--list-devices", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--frame-ms", "25", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "`25'"));
+	ck_assert_int_eq(PARSE("--frame-ms", "20ms", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "`20ms'"));
+	ck_assert_int_eq(PARSE("--bitrate", "5999", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "`5999'"));
+	ck_assert_int_eq(PARSE("--bitrate", "510001", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--no-audio", "--output", "x.wav", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "--no-audio"));
+	ck_assert_int_eq(PARSE("--serve", "--input", "x.wav"), -EINVAL);
+	ck_assert_int_eq(PARSE("--input"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "--input"));
+}
+END_TEST
+
 START_TEST(serve)
 {
 	ck_assert_int_eq(PARSE("--serve", "--listen", "0.0.0.0:3479", "--keepalive", "5", "-q"), 0);
@@ -141,6 +176,7 @@ Suite *cli_suite(void)
 	TCase *t = tcase_create("parse");
 	tcase_add_test(t, client_call);
 	tcase_add_test(t, client_wait_defaults);
+	tcase_add_test(t, audio_options);
 	tcase_add_test(t, serve);
 	tcase_add_test(t, errors_name_the_bad_value);
 	tcase_add_test(t, endpoints);

@@ -1,0 +1,103 @@
+/* The media engine of a call: audio in (a sound file or the capture
+ * device) -> Opus -> RTP out through the client's current route, and RTP
+ * in -> jitter buffer -> Opus (FEC/PLC) -> audio out (a WAV file or the
+ * playback device), with RTCP SR/RR each second both ways.
+ *
+ * Lifetime: media_open() once, before any call is placed, so that a bad
+ * file or device is reported before the peer's phone rings; then for each
+ * call media_start() when it is connected and media_stop() when it ends;
+ * media_free() at exit. Everything runs on the client's libevent loop,
+ * except PortAudio's callback (which only touches audio_dev's rings).
+ *
+ * Timing. A sound file is read in real time (one frame per frame period
+ * on a libevent timer with an absolute schedule, so it does not drift);
+ * the capture device is drained as it fills. Playout is pulled by the
+ * output clock: the playback ring's level for the device, a real-time
+ * timer for a WAV file.
+ *
+ * The end of a file. When --input FILE has been sent, an RTCP BYE tells
+ * the peer; the engine reports MEDIA_EV_DONE (the client hangs up) once
+ * the peer's stream has ended too (its BYE arrived and was played out) or
+ * MEDIA_DONE_TAIL_MS later at most. --output FILE holds what was played
+ * from the first frame of the peer's stream to its end (or the call's).
+ */
+#ifndef P2PCALL_MEDIA_H
+#define P2PCALL_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct media;
+
+#define MEDIA_DEFAULT_FRAME_MS 20
+#define MEDIA_DEFAULT_BITRATE  24000
+#define MEDIA_MIN_BITRATE      6000
+#define MEDIA_MAX_BITRATE      510000
+#define MEDIA_DONE_TAIL_MS     2000
+
+struct media_cfg {
+	const char *input_file;   /* NULL: the capture device */
+	const char *output_file;  /* NULL: the playback device */
+	const char *input_dev;    /* NULL/"": default; digits: index; else name part */
+	const char *output_dev;
+	unsigned frame_ms;        /* 10, 20, 40 or 60; 0: default */
+	int bitrate;              /* bits/s; 0: default */
+};
+
+enum media_event {
+	MEDIA_EV_DONE,            /* the input file was sent and the peer is done */
+	MEDIA_EV_FAILED,          /* the device died or the output file failed */
+};
+
+struct media_cbs {
+	/* Sends one RTP or RTCP packet to the peer by the current route
+	 * (direct or relay); dropped if there is none. */
+	void (*send)(void *ctx, const uint8_t *pkt, size_t len);
+	void (*event)(void *ctx, enum media_event ev, const char *why);
+};
+
+/* Figures for the `stats' event (over the last interval) or for `ended'
+ * (over the whole call). A figure that is not known is NAN. */
+struct media_stats {
+	double rtt_ms;            /* from RTCP SR/RR round trips */
+	double loss_pct;          /* incoming packets lost (RFC 3550 A.3) */
+	double jitter_ms;         /* incoming interarrival jitter (A.8) */
+	double jb_ms;             /* jitter buffer playout delay */
+	double concealed_pct;     /* played frames that were PLC or FEC */
+	double kbps_out, kbps_in; /* RTP+RTCP bits on the wire (UDP payload) */
+	uint64_t bad_packets;     /* garbage, wrong SSRC/PT, undecodable */
+};
+
+/* Opens the input and output (files or devices) and the codec. Returns 0
+ * and sets *out, or -errno with a message for people in err that quotes
+ * the file or device. */
+int media_open(struct media **out, struct event_base *base, const struct media_cfg *cfg,
+	       const struct media_cbs *cbs, void *ctx, char *err, size_t errlen);
+
+/* Stops a running call (as media_stop) and frees everything, finishing
+ * the WAV file. NULL is fine. */
+void media_free(struct media *m);
+
+/* The call is connected: starts sending and playing with a fresh stream
+ * (new SSRC, random sequence and timestamp). 0 or -errno with err set. */
+int media_start(struct media *m, char *err, size_t errlen);
+
+/* The call ended: plays out what the jitter buffer still holds (to a file),
+ * sends an RTCP BYE, stops timers and devices. Idempotent. */
+void media_stop(struct media *m);
+
+bool media_running(const struct media *m);
+
+/* A received datagram whose first byte is 128..191 (RTP or RTCP). Bad
+ * packets are dropped and counted. */
+void media_input(struct media *m, const uint8_t *pkt, size_t len);
+
+/* Figures since the last call of media_interval_stats (or the start). */
+void media_interval_stats(struct media *m, struct media_stats *st);
+
+/* Figures over the whole current (or last) call. */
+void media_call_stats(const struct media *m, struct media_stats *st);
+
+#endif
