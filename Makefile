@@ -168,13 +168,29 @@ demo:
 lint-man:
 	mandoc -T lint -W warning man/p2pcall.1
 
+DATADIR  ?= $(PREFIX)/share
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+BASHCOMP := $(DATADIR)/bash-completion/completions
+ZSHCOMP  := $(DATADIR)/zsh/vendor-completions
+DOCDIR   := $(DATADIR)/doc/p2pcall
+
 install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMP) \
+	  $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/p2pcall
 	install -m 0644 man/p2pcall.1 $(DESTDIR)$(MANDIR)/man1/p2pcall.1
+	install -m 0644 contrib/p2pcall.bash-completion $(DESTDIR)$(BASHCOMP)/p2pcall
+	install -m 0644 contrib/_p2pcall $(DESTDIR)$(ZSHCOMP)/_p2pcall
+	sed 's#/usr/local/bin/p2pcall#$(BINDIR)/p2pcall#' contrib/p2pcall-server.service \
+	  > $(DESTDIR)$(UNITDIR)/p2pcall-server.service
+	install -m 0644 contrib/config.example contrib/p2pcall-server.conf.example \
+	  doc/config.md doc/protocol.md README COPYING $(DESTDIR)$(DOCDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/p2pcall $(DESTDIR)$(MANDIR)/man1/p2pcall.1
+	rm -f $(DESTDIR)$(BINDIR)/p2pcall $(DESTDIR)$(MANDIR)/man1/p2pcall.1 \
+	  $(DESTDIR)$(BASHCOMP)/p2pcall $(DESTDIR)$(ZSHCOMP)/_p2pcall \
+	  $(DESTDIR)$(UNITDIR)/p2pcall-server.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -81,6 +81,21 @@ START_TEST(make_install_into_destdir)
 	ck_assert_msg(access(path, X_OK) == 0, "%s not installed", path);
 	snprintf(path, sizeof(path), "%s/usr/share/man/man1/p2pcall.1", dir);
 	ck_assert_msg(access(path, R_OK) == 0, "%s not installed", path);
+	static const char *const files[] = {
+		"usr/share/bash-completion/completions/p2pcall",
+		"usr/share/zsh/vendor-completions/_p2pcall",
+		"usr/lib/systemd/system/p2pcall-server.service",
+		"usr/share/doc/p2pcall/config.example",
+		"usr/share/doc/p2pcall/protocol.md",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		ck_assert_msg(access(path, R_OK) == 0, "%s not installed", path);
+	}
+	/* The unit runs the binary where it was installed. */
+	snprintf(cmd, sizeof(cmd), "grep -c '^ExecStart=/usr/bin/p2pcall ' %s/usr/lib/systemd/system/p2pcall-server.service",
+		 dir);
+	ck_assert_str_eq(slurp(cmd), "1\n");
 	snprintf(cmd, sizeof(cmd), "%s/usr/bin/p2pcall --version", dir);
 	ck_assert_msg(strstr(slurp(cmd), "p2pcall "), "installed binary does not run");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
