@@ -9,6 +9,9 @@
 
 int main(void)
 {
+	/* Every p2pcall the tests start must ignore the developer's own
+	 * ~/.config/p2pcall/config; tests of the file set their own. */
+	setenv("XDG_CONFIG_HOME", "/nonexistent/p2pcall-tests", 1);
 	SRunner *sr = srunner_create(NULL);
 #define X(name) srunner_add_suite(sr, name##_suite());
 #include "suites.h"

@@ -31,6 +31,7 @@ struct cli {
 	int verbosity;             /* -1 quiet, 0 normal, 1+ verbose */
 	/* --serve */
 	const char *listen;
+	const char *config;        /* --serve --config FILE */
 	unsigned keepalive_s, ring_timeout_s, register_timeout_s;
 	/* client */
 	bool json, auto_answer, once;
@@ -52,6 +53,12 @@ struct cli {
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that
  * names the bad value. */
 int cli_parse(int argc, char **argv, struct cli *out, char *err, size_t errlen);
+
+/* The same, with the identity a configuration file gives (NULL: none):
+ * it is used when the first argument is not NAME@HOST, which is then the
+ * peer (or when there is no argument: wait for calls). */
+int cli_parse_with_identity(int argc, char **argv, const char *identity, struct cli *out, char *err,
+			    size_t errlen);
 
 /* The full help (--help), and its first two lines for usage errors. */
 extern const char cli_usage[];

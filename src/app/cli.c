@@ -40,6 +40,7 @@ const char cli_usage[] =
 	"  --no-audio            no audio at all: signalling and media path only\n"
 	"server options:\n"
 	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
+	"  --config FILE         read server settings from FILE (see doc/config.md)\n"
 	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
 	"  --ring-timeout SECONDS        unanswered calls end after this (default 30)\n"
 	"  --register-timeout SECONDS    time allowed to register (default 10)\n"
@@ -49,7 +50,7 @@ const char cli_usage[] =
 	"see p2pcall(1) for events, exit statuses and the protocol\n";
 
 enum {
-	OPT_SERVE = 256, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
+	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
@@ -58,6 +59,7 @@ enum {
 static const struct option options[] = {
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
 	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
@@ -160,6 +162,11 @@ static int audio_option(int opt, const char *arg, struct cli *c, char *err, size
 
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 {
+	return cli_parse_with_identity(argc, argv, NULL, c, err, n);
+}
+
+int cli_parse_with_identity(int argc, char **argv, const char *identity, struct cli *c, char *err, size_t n)
+{
 	memset(c, 0, sizeof(*c));
 	optind = 0; /* reset getopt: tests parse several command lines */
 	opterr = 0;
@@ -170,6 +177,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 		switch (opt) {
 		case OPT_SERVE: c->serve = true; break;
 		case OPT_LISTEN: c->listen = optarg; server_opt = true; break;
+		case OPT_CONFIG: c->config = optarg; server_opt = true; break;
 		case OPT_KEEPALIVE:
 			rc = whole_seconds("--keepalive", optarg, &c->keepalive_s, err, n);
 			server_opt = true;
@@ -241,11 +249,19 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 	if (server_opt)
 		return fail(err, n, "--listen, --keepalive, --ring-timeout and --register-timeout "
 			    "need --serve");
-	if (rest < 1)
+	/* The configuration file's identity stands in for NAME@HOST when the
+	 * first argument is not one (then it is the peer). */
+	const char *id = rest >= 1 ? argv[optind] : NULL;
+	int first_peer = optind + 1;
+	if (identity && (!id || !strchr(id, '@'))) {
+		id = identity;
+		first_peer = optind;
+		rest++;
+	}
+	if (!id)
 		return fail(err, n, "missing NAME@HOST (or --serve)");
 	if (rest > 2)
-		return fail(err, n, "too many arguments: `%s'", argv[optind + 2]);
-	const char *id = argv[optind];
+		return fail(err, n, "too many arguments: `%s'", argv[first_peer + 1]);
 	if (endpoint_parse_identity(id, SERVER_DEFAULT_PORT, c->name, sizeof(c->name), &c->server) < 0)
 		return fail(err, n, "cannot parse `%s': expected NAME@HOST[:PORT]", id);
 	if (c->server.port == 0)
@@ -254,7 +270,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t n)
 		return fail(err, n, "bad name `%s': use 1-32 of a-z 0-9 . _ -, starting with a letter or digit",
 			    c->name);
 	if (rest == 2) {
-		const char *peer = argv[optind + 1];
+		const char *peer = argv[first_peer];
 		if (strlen(peer) >= sizeof(c->peer))
 			return fail(err, n, "bad peer name `%s'", peer);
 		for (size_t i = 0; peer[i]; i++)
