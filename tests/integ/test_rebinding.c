@@ -11,27 +11,16 @@
 #include <unistd.h>
 
 #include "lab.h"
+#include "natcall.h"
 #include "p2pcall/cli.h"
 #include "proc.h"
 
-#define T 15000
+#define T 15000 /* ms */
 
 static char prefix[64];
 
 static void setup(void) { lab_prefix(prefix, sizeof(prefix), "rb"); }
 static void teardown(void) { lab_down(prefix); }
-
-static int read_event(int fd, const char *name, char *line, size_t n)
-{
-	char want[64];
-	snprintf(want, sizeof(want), "\"event\":\"%s\"", name);
-	for (;;) {
-		if (lab_read_line(fd, line, n, T) <= 0)
-			return -1;
-		if (strstr(line, want))
-			return 0;
-	}
-}
 
 START_TEST(call_follows_a_rebinding)
 {
@@ -48,28 +37,28 @@ START_TEST(call_follows_a_rebinding)
 	usleep(300000);
 	snprintf(id, sizeof(id), "bob@%s", server);
 	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--no-audio", "--auto-answer", "--once", id, NULL }, &b_out);
-	ck_assert_int_eq(read_event(b_out, "registered", line, sizeof(line)), 0);
+	ck_assert_int_eq(natcall_read_event(b_out, "registered", line, sizeof(line)), 0);
 	snprintf(id, sizeof(id), "alice@%s", server);
 	pid_t a = lab_spawn(prefix, "a", (char *const[]){ bin, "--json", "--no-audio", "--duration", "10", id, "bob", NULL }, &a_out);
-	ck_assert_int_eq(read_event(a_out, "connected", line, sizeof(line)), 0);
+	ck_assert_int_eq(natcall_read_event(a_out, "connected", line, sizeof(line)), 0);
 	ck_assert_str_eq(json_field(line, "path", before, sizeof(before)), "direct");
 	json_field(line, "remote", before, sizeof(before));
 
 	ck_assert_int_eq(lab_flush(prefix, "natb"), 0);
 	/* bob's next authenticated check comes from his new port (consent
 	 * checks run every 5 s): alice must adopt it. */
-	ck_assert_msg(read_event(a_out, "path", line, sizeof(line)) == 0, "alice never followed bob's new address");
+	ck_assert_msg(natcall_read_event(a_out, "path", line, sizeof(line)) == 0, "alice never followed bob's new address");
 	json_field(line, "remote", after, sizeof(after));
 	ck_assert_msg(strcmp(before, after) != 0, "path event without a new address: %s", line);
 	ck_assert_int_eq(strncmp(before, after, strcspn(before, ":")), 0); /* same NAT, new port */
-	ck_assert_int_eq(read_event(a_out, "ended", line, sizeof(line)), 0);
+	ck_assert_int_eq(natcall_read_event(a_out, "ended", line, sizeof(line)), 0);
 	char reason[32];
 	ck_assert_str_eq(json_field(line, "reason", reason, sizeof(reason)), "hangup");
 	ck_assert_int_eq(lab_wait(a, T), EXIT_OK);
 
 	/* bob lost the server with his old mapping and came back. */
-	ck_assert_int_eq(read_event(b_out, "disconnected", line, sizeof(line)), 0);
-	ck_assert_int_eq(read_event(b_out, "registered", line, sizeof(line)), 0);
+	ck_assert_int_eq(natcall_read_event(b_out, "disconnected", line, sizeof(line)), 0);
+	ck_assert_int_eq(natcall_read_event(b_out, "registered", line, sizeof(line)), 0);
 	lab_kill(b);
 	lab_kill(srv);
 	close(srv_out);
