@@ -349,10 +349,10 @@ END_TEST
 START_TEST(bad_options)
 {
 	struct proc p;
-	const char *const bad[][4] = {
+	const char *const bad[][5] = { /* NULL-terminated rows */
 		{ "--frame-ms", "25", "a@127.0.0.1:1", NULL },
 		{ "--bitrate", "100", "a@127.0.0.1:1", NULL },
-		{ "--no-audio", "--input", "x.wav", "a@127.0.0.1:1" },
+		{ "--no-audio", "--input", "x.wav", "a@127.0.0.1:1", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(proc_start(&p, bad[i]), 0);
