@@ -698,29 +698,36 @@ END_TEST
 
 START_TEST(test_parse_uri)
 {
-	char u[32], p[32];
-	struct sockaddr_storage ss;
-	ck_assert_int_eq(turn_parse_uri("alice:s3:cret@192.0.2.5:3479", u, sizeof(u), p,
-					sizeof(p), &ss), 0);
+	char u[32], p[32], h[64];
+	uint16_t port;
+#define PARSE(str) turn_parse_uri(str, u, sizeof(u), p, sizeof(p), h, sizeof(h), &port)
+	ck_assert_int_eq(PARSE("alice:s3:cret@192.0.2.5:3479"), 0);
 	ck_assert_str_eq(u, "alice");
 	ck_assert_str_eq(p, "s3:cret");
-	ck_assert_int_eq(ss.ss_family, AF_INET);
-	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 3479);
-	ck_assert_int_eq(turn_parse_uri("u:p@w@[2001:db8::1]", u, sizeof(u), p, sizeof(p), &ss), 0);
+	ck_assert_str_eq(h, "192.0.2.5");
+	ck_assert_uint_eq(port, 3479);
+	ck_assert_int_eq(PARSE("u:p@w@[2001:db8::1]"), 0);
 	ck_assert_str_eq(p, "p@w");
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_uint_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 3478);
-	ck_assert_int_eq(turn_parse_uri("u:@127.0.0.1:1", u, sizeof(u), p, sizeof(p), &ss), 0);
+	ck_assert_str_eq(h, "2001:db8::1");
+	ck_assert_uint_eq(port, 3478);
+	ck_assert_int_eq(PARSE("u:p@[::1]:5000"), 0);
+	ck_assert_str_eq(h, "::1");
+	ck_assert_uint_eq(port, 5000);
+	ck_assert_int_eq(PARSE("u:@turn.example.org"), 0);
 	ck_assert_str_eq(p, "");
-	ck_assert_int_eq(turn_parse_uri("127.0.0.1:3478", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri(":p@127.0.0.1", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@host.example:3478", u, sizeof(u), p, sizeof(p), &ss),
-			 -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@127.0.0.1:70000", u, sizeof(u), p, sizeof(p), &ss),
-			 -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@127.0.0.1:", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("averyveryverylongusernamethatdoesnotfit:p@127.0.0.1",
-					u, sizeof(u), p, sizeof(p), &ss), -ENOSPC);
+	ck_assert_str_eq(h, "turn.example.org");
+	ck_assert_uint_eq(port, 3478);
+	ck_assert_int_eq(PARSE("127.0.0.1:3478"), -EINVAL);        /* no credentials */
+	ck_assert_int_eq(PARSE(":p@127.0.0.1"), -EINVAL);          /* no user */
+	ck_assert_int_eq(PARSE("u:p@"), -EINVAL);                  /* no host */
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:70000"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:34x"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@[::1"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@[::1]x"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@host name"), -EINVAL);
+	ck_assert_int_eq(PARSE("averyveryverylongusernamethatdoesnotfit:p@127.0.0.1"), -ENOSPC);
+#undef PARSE
 }
 END_TEST
 
