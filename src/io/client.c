@@ -308,7 +308,8 @@ static void relay_send(struct client *cl, const uint8_t *payload, size_t n)
 	buf[0] = RELAY_TO_SERVER;
 	buf[1] = buf[2] = buf[3] = 0;
 	memcpy(buf + RELAY_HDR, cl->relay_tok, RELAY_TOKEN_LEN);
-	memcpy(buf + RELAY_HDR + RELAY_TOKEN_LEN, payload, n);
+	if (n) /* n == 0 (a bare bind) may come with payload NULL */
+		memcpy(buf + RELAY_HDR + RELAY_TOKEN_LEN, payload, n);
 	sendto(cl->udp, buf, RELAY_HDR + RELAY_TOKEN_LEN + n, 0, (struct sockaddr *)&cl->server, cl->server_len);
 }
 

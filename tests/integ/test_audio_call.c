@@ -350,7 +350,7 @@ END_TEST
 START_TEST(bad_options)
 {
 	struct proc p;
-	const char *const bad[][4] = {
+	const char *const bad[][5] = {
 		{ "--frame-ms", "25", "a@127.0.0.1:1", NULL },
 		{ "--bitrate", "100", "a@127.0.0.1:1", NULL },
 		{ "--no-audio", "--input", "x.wav", "a@127.0.0.1:1" },
