@@ -85,7 +85,9 @@ void media_free(struct media *m);
 int media_start(struct media *m, char *err, size_t errlen);
 
 /* The call ended: plays out what the jitter buffer still holds (to a file),
- * sends an RTCP BYE, stops timers and devices. Idempotent. */
+ * sends an RTCP BYE, stops the timers. A sound device keeps running (its
+ * output silent) until media_free: stopping a stream drains the driver,
+ * which may block. Idempotent. */
 void media_stop(struct media *m);
 
 bool media_running(const struct media *m);

@@ -680,9 +680,6 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
 			if (peer && netaddr_equal((struct sockaddr *)&from, peer))
 				media_input(cl->media, buf, (size_t)n);
-			else
-				log_debug("media: dropped a packet from %s (not the peer's path)",
-					  netaddr_str((struct sockaddr *)&from, (char[NETADDR_STRLEN]){ 0 }, NETADDR_STRLEN));
 			continue;
 		}
 		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);
