@@ -20,6 +20,7 @@ struct statusline_info {
 	/* Peak levels, 0..1 of full scale; NAN: no audio. */
 	double mic_level, peer_level;
 	bool muted;
+	bool no_audio;            /* no media engine: "no audio" replaces the figures */
 };
 
 /* "m:ss" below an hour, else "h:mm:ss"; negative or non-finite is 0.

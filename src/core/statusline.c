@@ -70,28 +70,32 @@ int statusline_format(char *buf, size_t n, const struct statusline_info *in, uns
 	}
 	f[nf++] = (struct field){ .drop_rank = 1 };
 	snprintf(f[nf - 1].text, sizeof(f[0].text), "%s", in->path ? in->path : "no media");
-	f[nf++] = (struct field){ .drop_rank = 3 };
-	figure(f[nf - 1].text, sizeof(f[0].text), "rtt", in->rtt_ms, 0, " ms");
-	f[nf++] = (struct field){ .drop_rank = 4 };
-	figure(f[nf - 1].text, sizeof(f[0].text), "loss", in->loss_pct, 1, "%");
-	f[nf++] = (struct field){ .drop_rank = 6 };
-	figure(f[nf - 1].text, sizeof(f[0].text), "buf", in->jb_ms, 0, " ms");
-	f[nf++] = (struct field){ .drop_rank = 7 };
-	if (isfinite(in->kbps_out) || isfinite(in->kbps_in)) {
-		char o[16], i[16];
-		snprintf(o, sizeof(o), isfinite(in->kbps_out) ? "%.0f" : "?", in->kbps_out);
-		snprintf(i, sizeof(i), isfinite(in->kbps_in) ? "%.0f" : "?", in->kbps_in);
-		snprintf(f[nf - 1].text, sizeof(f[0].text), "%s/%s kbit/s", o, i);
+	if (in->no_audio) {
+		f[nf++] = (struct field){ .drop_rank = 3 };
+		snprintf(f[nf - 1].text, sizeof(f[0].text), "no audio");
 	} else {
-		snprintf(f[nf - 1].text, sizeof(f[0].text), "?/? kbit/s");
+		f[nf++] = (struct field){ .drop_rank = 3 };
+		figure(f[nf - 1].text, sizeof(f[0].text), "rtt", in->rtt_ms, 0, " ms");
+		f[nf++] = (struct field){ .drop_rank = 4 };
+		figure(f[nf - 1].text, sizeof(f[0].text), "loss", in->loss_pct, 1, "%");
+		f[nf++] = (struct field){ .drop_rank = 6 };
+		figure(f[nf - 1].text, sizeof(f[0].text), "buf", in->jb_ms, 0, " ms");
+		f[nf++] = (struct field){ .drop_rank = 7 };
+		if (isfinite(in->kbps_out) || isfinite(in->kbps_in)) {
+			char o[16], i[16];
+			snprintf(o, sizeof(o), isfinite(in->kbps_out) ? "%.0f" : "?", in->kbps_out);
+			snprintf(i, sizeof(i), isfinite(in->kbps_in) ? "%.0f" : "?", in->kbps_in);
+			snprintf(f[nf - 1].text, sizeof(f[0].text), "%s/%s kbit/s", o, i);
+		} else {
+			snprintf(f[nf - 1].text, sizeof(f[0].text), "?/? kbit/s");
+		}
+		statusline_meter(mic, sizeof(mic), in->muted ? 0 : in->mic_level, STATUSLINE_METER_CELLS);
+		statusline_meter(peer, sizeof(peer), in->peer_level, STATUSLINE_METER_CELLS);
+		f[nf++] = (struct field){ .drop_rank = 5 };
+		snprintf(f[nf - 1].text, sizeof(f[0].text), "mic [%s]", mic);
+		f[nf++] = (struct field){ .drop_rank = 2 };
+		snprintf(f[nf - 1].text, sizeof(f[0].text), "peer [%s]", peer);
 	}
-	statusline_meter(mic, sizeof(mic), in->muted ? 0 : in->mic_level, STATUSLINE_METER_CELLS);
-	statusline_meter(peer, sizeof(peer), in->peer_level, STATUSLINE_METER_CELLS);
-	f[nf++] = (struct field){ .drop_rank = 5 };
-	snprintf(f[nf - 1].text, sizeof(f[0].text), "mic [%s]", mic);
-	f[nf++] = (struct field){ .drop_rank = 2 };
-	snprintf(f[nf - 1].text, sizeof(f[0].text), "peer [%s]", peer);
-
 	/* Give up fields, highest rank first, until the line fits. */
 	bool keep[9];
 	for (size_t i = 0; i < nf; i++)

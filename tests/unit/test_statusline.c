@@ -76,6 +76,11 @@ START_TEST(unknown_figures_and_muted)
 	in.path = NULL;
 	statusline_format(b, sizeof(b), &in, 200);
 	ck_assert_ptr_nonnull(strstr(b, "no media"));
+	in.path = "direct";
+	in.muted = false;
+	in.no_audio = true;
+	statusline_format(b, sizeof(b), &in, 200);
+	ck_assert_str_eq(b, "0:03  direct  no audio");
 }
 END_TEST
 
