@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,21 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 	}
 	for (size_t i = 0; i < cl->n_local; i++)
 		sig_writer_add(w, "cand", cl->local_cands[i]);
+}
+
+/* A progress line only a person at a terminal sees (the lines of pipes
+ * and --json stay as they are). */
+__attribute__((format(printf, 2, 3)))
+static void tui_progress(const struct client *cl, const char *fmt, ...)
+{
+	if (!cl->tui)
+		return;
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	tui_note(text);
 }
 
 /* --- the call --- */
@@ -538,6 +554,8 @@ static void start_path(struct client *cl, const char *relay_tok)
 		if (!cl->has_relay && relay_tok) {
 			ev_error("the server offered no usable relay, and --relay always forbids a direct path");
 			end_call(cl, "network", EXIT_NETWORK);
+		} else {
+			tui_progress(cl, "connecting to %s through the relay at %s", cl->peer, cl->server_str);
 		}
 		return; /* no checks: the peers never learn each other's address */
 	}
@@ -549,7 +567,11 @@ static void start_path(struct client *cl, const char *relay_tok)
 	if (path_start(cl->path) < 0) {
 		ev_error("cannot start connectivity checks");
 		end_call(cl, "network", EXIT_NETWORK);
+		return;
 	}
+	tui_progress(cl, "connecting to %s: trying %zu direct address%s%s", cl->peer, cl->n_remote,
+		     cl->n_remote == 1 ? "" : "es",
+		     cl->cli->relay == RELAY_AUTO ? ", then the relay" : " (no relay: --relay never)");
 }
 
 static void answer(struct client *cl)
@@ -1022,6 +1044,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void connect_server(struct client *cl)
 {
+	if (!cl->ever_registered)
+		tui_progress(cl, "registering as %s at %s ...", cl->cli->name, cl->server_str);
 	cl->sstate = S_CONNECTING;
 	cl->announced = false;
 	cl->bev = bufferevent_socket_new(cl->base, -1, BEV_OPT_CLOSE_ON_FREE);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "audio_cmp.h"
+#include "p2pcall/audio_file.h"
 #include "p2pcall/cli.h"
 #include "proc.h"
 
@@ -156,6 +157,32 @@ static void expect_restored(int status)
 	ck_assert_msg(strstr(st, " echo ") && !strstr(st, "-echo "), "no echo after exit:\n%s", st);
 }
 
+/* In what a WAV file holds: the longest run of silent 20 ms windows,
+ * and how many windows have sound. */
+static void silence_runs(const char *path, int *longest, int *loud)
+{
+	struct audio_file_reader *r;
+	char err[256];
+	ck_assert_msg(audio_file_reader_open(&r, path, err, sizeof(err)) == 0, "%s", err);
+	int16_t pcm[960];
+	long n;
+	int run = 0;
+	*longest = *loud = 0;
+	while ((n = audio_file_read(r, pcm, 960, err, sizeof(err))) == 960) {
+		int peak = 0;
+		for (long i = 0; i < n; i++)
+			peak = abs(pcm[i]) > peak ? abs(pcm[i]) : peak;
+		if (peak < 300) {
+			run++;
+			*longest = run > *longest ? run : *longest;
+		} else {
+			run = 0;
+			(*loud)++;
+		}
+	}
+	audio_file_reader_free(r);
+}
+
 /* The incoming call rings; `a' answers; the status line runs; `m'
  * mutes; `q' hangs up and the caller hears of it. */
 START_TEST(answer_mute_hang_up)
@@ -176,6 +203,9 @@ START_TEST(answer_mute_hang_up)
 	keys("a");
 	expect_event(&alice, "connected");
 	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "direct");
+	/* Progress for people: registering, then which paths are tried. */
+	ck_assert_ptr_nonnull(strstr(pane(), "registering as bob at 127.0.0.1:"));
+	wait_pane("connecting to alice: trying ");
 	/* The live line: call time first, the path, and the peer's tone on
 	 * its meter once a second of figures has come. */
 	const char *st = wait_pane("kbit/s");
@@ -192,6 +222,7 @@ START_TEST(answer_mute_hang_up)
 	st = wait_pane("MUTED");
 	ck_assert_msg(strstr(st, "mic [--------]"), "muted line: %.200s", st);
 	wait_pane("microphone muted");
+	sleep(1);
 	keys("'?'");
 	wait_pane("keys: m mute/unmute");
 	keys("m");
@@ -204,6 +235,14 @@ START_TEST(answer_mute_hang_up)
 	wait_pane("call with alice ended: hangup");
 	expect_restored(EXIT_OK);
 	proc_stop(&alice);
+	/* alice heard bob's tone, then at least a second of silence (muted:
+	 * the stream went on, silent), then the tone again. */
+	char heard_by_alice[160];
+	int longest, loud;
+	snprintf(heard_by_alice, sizeof(heard_by_alice), "%s/alice-heard.wav", dir);
+	silence_runs(heard_by_alice, &longest, &loud);
+	ck_assert_msg(longest >= 45, "no silence while muted: longest silent run %d x 20 ms", longest);
+	ck_assert_msg(loud >= 50, "too little of the tone: %d x 20 ms", loud);
 }
 END_TEST
 
