@@ -118,14 +118,23 @@ static const char *wait_pane(const char *text)
 	return NULL;
 }
 
-/* bob in the pane, then `stty -a' as soon as it exits. */
+/* bob in the pane, then `stty -a' as soon as it exits. Both run in a
+ * script under a non-interactive sh: an interactive shell would restore
+ * the terminal itself after a job that died of a signal, and hide what
+ * p2pcall left behind. */
 static void start_callee(const char *extra)
 {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "tmux -L %s send-keys -t t "
-		 "\"%s %s --once bob@127.0.0.1:%d; echo EXIT=\\$?; stty -a | tr -s ' ;\\n' ' '; echo; echo STTY-\\\\END\" Enter",
-		 sock, bin, extra, S.port);
-	ck_assert_int_eq(system(cmd), 0);
+	char script[160];
+	snprintf(script, sizeof(script), "%s/callee.sh", dir);
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	/* Ctrl-C must reach p2pcall, not end the script before stty: sh
+	 * ignores it (p2pcall installs its own handler all the same). */
+	fprintf(f, "trap '' INT\necho $$ > '%s/sh.pid'\n", dir);
+	fprintf(f, "'%s' \"$@\" --once bob@127.0.0.1:%d\necho EXIT=$?\n"
+		   "stty -a | tr -s ' ;\\n' ' '\necho\necho STTY-END\n", bin, S.port);
+	fclose(f);
+	ck_assert_int_eq(sh("tmux -L %s send-keys -t t \"sh %s %s\" Enter", sock, script, extra), 0);
 	wait_pane("registered as bob");
 }
 
@@ -286,6 +295,53 @@ START_TEST(ctrl_c_hangs_up)
 }
 END_TEST
 
+/* The pid of the p2pcall that the callee script runs. */
+static pid_t callee_pid(void)
+{
+	char cmd[256], buf[64] = "";
+	snprintf(cmd, sizeof(cmd), "pgrep -P \"$(cat '%s/sh.pid')\" -x p2pcall", dir);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	char *got = fgets(buf, sizeof(buf), f);
+	pclose(f);
+	ck_assert_msg(got && atoi(buf) > 0, "no p2pcall under the pane's shell");
+	return (pid_t)atoi(buf);
+}
+
+/* A connected call in the pane, then SIG sent to bob from outside: the
+ * terminal comes back in line mode with echo all the same. */
+static void killed_in_call(int sig, int status)
+{
+	struct proc alice;
+	start_callee("--no-audio");
+	start_caller(&alice);
+	wait_pane("answer? [a]nswer / [r]eject");
+	keys("a");
+	expect_event(&alice, "connected");
+	wait_pane("direct  no audio");
+	ck_assert_int_eq(kill(callee_pid(), sig), 0);
+	expect_restored(status);
+	proc_stop(&alice);
+}
+
+START_TEST(sigterm_restores_terminal)
+{
+	skip_without_tmux();
+	if (have_tmux)
+		killed_in_call(SIGTERM, EXIT_OK);
+}
+END_TEST
+
+/* A crash (here a SIGSEGV from outside) restores the terminal too, and
+ * still dies of its signal. */
+START_TEST(crash_restores_terminal)
+{
+	skip_without_tmux();
+	if (have_tmux)
+		killed_in_call(SIGSEGV, 128 + SIGSEGV);
+}
+END_TEST
+
 /* stderr to a file while stdin is the terminal: no terminal interface,
  * the plain lines of before (a, then Enter, answers), and not one
  * escape code in them. */
@@ -365,6 +421,8 @@ Suite *tui_suite(void)
 	tcase_add_test(c, answer_mute_hang_up);
 	tcase_add_test(c, reject);
 	tcase_add_test(c, ctrl_c_hangs_up);
+	tcase_add_test(c, sigterm_restores_terminal);
+	tcase_add_test(c, crash_restores_terminal);
 	tcase_add_test(c, stderr_not_a_terminal_is_plain);
 	tcase_add_test(c, pipes_are_plain);
 	suite_add_tcase(s, c);
