@@ -40,6 +40,25 @@ static int sh(const char *fmt, ...)
 
 static bool tmux_present(void) { return system("command -v tmux >/dev/null 2>&1") == 0; }
 
+/* One tmux server name per test run, chosen in the runner before it
+ * forks a process per test: a failed assertion ends that process without
+ * its teardown, so the next test and the runner's own teardown kill
+ * whatever a failed test left behind. */
+static void kill_tmux(void) { sh("tmux -L %s kill-server >/dev/null 2>&1", sock); }
+
+static void run_setup(void)
+{
+	snprintf(sock, sizeof(sock), "p2pcall-tui-%d", (int)getpid());
+	if (tmux_present())
+		kill_tmux();
+}
+
+static void run_teardown(void)
+{
+	if (tmux_present())
+		kill_tmux();
+}
+
 static void setup(void)
 {
 	have_tmux = tmux_present();
@@ -53,18 +72,19 @@ static void setup(void)
 	char real[PATH_MAX];
 	ck_assert_ptr_nonnull(realpath(test_bin(), real));
 	ck_assert_int_lt(snprintf(bin, sizeof(bin), "%s", real), (int)sizeof(bin));
-	snprintf(sock, sizeof(sock), "p2pcall-tui-%d", (int)getpid());
+	kill_tmux();
 	ck_assert_msg(server_start(&S, NULL) == 0, "server did not start: %s", S.log);
-	/* A plain shell with a known prompt, in a 120x20 pane. */
+	/* A plain shell with a known prompt, in a 120x20 pane; it ends by
+	 * itself (and tmux with it) should even a killed test leave it. */
 	ck_assert_int_eq(sh("tmux -L %s -f /dev/null new-session -d -x 120 -y 20 -s t "
-			    "'env PS1=\"tui-test$ \" TERM=xterm bash --norc --noprofile'", sock), 0);
+			    "'env PS1=\"tui-test$ \" TERM=xterm timeout --foreground 120 bash --norc --noprofile'", sock), 0);
 }
 
 static void teardown(void)
 {
 	if (!have_tmux)
 		return;
-	sh("tmux -L %s kill-server >/dev/null 2>&1", sock);
+	kill_tmux();
 	server_stop(&S);
 	if (dir[0])
 		sh("rm -rf '%s'", dir);
@@ -417,6 +437,7 @@ Suite *tui_suite(void)
 	Suite *s = suite_create("tui");
 	TCase *c = tcase_create("tmux");
 	tcase_set_timeout(c, 60);
+	tcase_add_unchecked_fixture(c, run_setup, run_teardown);
 	tcase_add_checked_fixture(c, setup, teardown);
 	tcase_add_test(c, answer_mute_hang_up);
 	tcase_add_test(c, reject);
