@@ -102,4 +102,18 @@ void media_interval_stats(struct media *m, struct media_stats *st);
 /* Figures over the whole current (or last) call. */
 void media_call_stats(const struct media *m, struct media_stats *st);
 
+/* Muted, the engine keeps its stream and clock going but encodes silence
+ * instead of the input (the peer hears nothing; the microphone level is
+ * still measured). Survives media_stop/media_start. NULL is fine. */
+void media_set_mute(struct media *m, bool mute);
+bool media_muted(const struct media *m);
+
+/* Levels of the last frame sent (microphone or file, before muting) and
+ * the last played (peer), as fractions of full scale: peak and RMS, 0..1.
+ * All 0 before any audio or when M is NULL. */
+struct media_levels {
+	double mic_peak, mic_rms, peer_peak, peer_rms;
+};
+void media_levels(const struct media *m, struct media_levels *lv);
+
 #endif

@@ -19,15 +19,19 @@
 #include "p2pcall/rtp.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/sig_parser.h"
+#include "p2pcall/statusline.h"
 #include "p2pcall/stun.h"
+#include "p2pcall/tui.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +116,12 @@ struct client {
 	/* audio: opened at start, runs while a call with a path is connected */
 	struct media *media;
 	struct event *stats_timer;
+
+	/* in a terminal (tui.h): keys always read, a live status line */
+	bool tui;
+	struct event *ui_timer;
+	struct media_stats last_stats;
+	bool have_stats;
 
 	/* leaving */
 	struct event *sigint, *sigterm, *exit_timer;
@@ -217,11 +227,26 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 		sig_writer_add(w, "cand", cl->local_cands[i]);
 }
 
+/* A progress line only a person at a terminal sees (the lines of pipes
+ * and --json stay as they are). */
+__attribute__((format(printf, 2, 3)))
+static void tui_progress(const struct client *cl, const char *fmt, ...)
+{
+	if (!cl->tui)
+		return;
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	tui_note(text);
+}
+
 /* --- the call --- */
 
 static void stdin_watch(struct client *cl, bool on)
 {
-	if (cl->stdin_ev)
+	if (cl->stdin_ev && !cl->tui) /* in a terminal, keys matter in every state */
 		on ? event_add(cl->stdin_ev, NULL) : event_del(cl->stdin_ev);
 }
 
@@ -253,6 +278,7 @@ static void end_call(struct client *cl, const char *reason, int status)
 	cl->call_id = 0;
 	cl->answer_pending = false;
 	event_del(cl->duration_timer);
+	event_del(cl->ui_timer);
 	stdin_watch(cl, false);
 	if (cl->cli->peer[0] || cl->cli->once)
 		finish(cl, status);
@@ -273,6 +299,9 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	stdin_watch(cl, false);
 	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000,
 		     since_s(cl->answer_seen_us) * 1000);
+	cl->have_stats = false;
+	if (cl->tui)
+		event_active(cl->ui_timer, EV_TIMEOUT, 0);
 	if (cl->media && path) {
 		char err[512];
 		if (media_start(cl->media, err, sizeof(err)) < 0) {
@@ -525,6 +554,8 @@ static void start_path(struct client *cl, const char *relay_tok)
 		if (!cl->has_relay && relay_tok) {
 			ev_error("the server offered no usable relay, and --relay always forbids a direct path");
 			end_call(cl, "network", EXIT_NETWORK);
+		} else {
+			tui_progress(cl, "connecting to %s through the relay at %s", cl->peer, cl->server_str);
 		}
 		return; /* no checks: the peers never learn each other's address */
 	}
@@ -536,7 +567,11 @@ static void start_path(struct client *cl, const char *relay_tok)
 	if (path_start(cl->path) < 0) {
 		ev_error("cannot start connectivity checks");
 		end_call(cl, "network", EXIT_NETWORK);
+		return;
 	}
+	tui_progress(cl, "connecting to %s: trying %zu direct address%s%s", cl->peer, cl->n_remote,
+		     cl->n_remote == 1 ? "" : "es",
+		     cl->cli->relay == RELAY_AUTO ? ", then the relay" : " (no relay: --relay never)");
 }
 
 static void answer(struct client *cl)
@@ -1006,6 +1041,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void connect_server(struct client *cl)
 {
+	if (!cl->ever_registered)
+		tui_progress(cl, "registering as %s at %s ...", cl->cli->name, cl->server_str);
 	cl->sstate = S_CONNECTING;
 	cl->announced = false;
 	cl->bev = bufferevent_socket_new(cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -1077,6 +1114,8 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 	struct media_stats st;
 	media_interval_stats(cl->media, &st);
 	ev_stats(&st);
+	cl->last_stats = st;
+	cl->have_stats = true;
 	struct timeval tv = { 1, 0 };
 	event_add(cl->stats_timer, &tv);
 }
@@ -1109,9 +1148,89 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		finish(cl, cl->status);
 }
 
+/* --- in a terminal --- */
+
+#define UI_PERIOD_US 250000
+
+/* Redraws the status line while the call is up. */
+static void on_ui_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->cstate != C_ANSWERED || !cl->answered_us)
+		return;
+	struct media_levels lv;
+	media_levels(cl->media, &lv);
+	bool audio = cl->media && media_running(cl->media);
+	struct statusline_info in = {
+		.call_s = since_s(cl->answered_us), .path = cl->via,
+		.rtt_ms = NAN, .loss_pct = NAN, .jb_ms = NAN, .kbps_out = NAN, .kbps_in = NAN,
+		.mic_level = audio ? lv.mic_peak : NAN, .peer_level = audio ? lv.peer_peak : NAN,
+		.muted = media_muted(cl->media), .no_audio = !audio,
+	};
+	if (cl->have_stats) {
+		in.rtt_ms = cl->last_stats.rtt_ms;
+		in.loss_pct = cl->last_stats.loss_pct;
+		in.jb_ms = cl->last_stats.jb_ms;
+		in.kbps_out = cl->last_stats.kbps_out;
+		in.kbps_in = cl->last_stats.kbps_in;
+	}
+	char line[256];
+	unsigned w = tui_width();
+	/* One column short: writing the last one would wrap some terminals. */
+	if (statusline_format(line, sizeof(line), &in, w > 1 ? w - 1 : 1) >= 0)
+		tui_status(line);
+	struct timeval tv = { 0, UI_PERIOD_US };
+	event_add(cl->ui_timer, &tv);
+}
+
+static void on_key(struct client *cl, enum tui_key k)
+{
+	switch (k) {
+	case TUI_KEY_ANSWER:
+		if (cl->cstate == C_ALERTING)
+			answer(cl);
+		break;
+	case TUI_KEY_REJECT:
+		if (cl->cstate == C_ALERTING)
+			hang_up(cl);
+		break;
+	case TUI_KEY_MUTE:
+		if (cl->cstate != C_ANSWERED)
+			break;
+		if (!media_running(cl->media)) {
+			tui_note("no audio in this call: nothing to mute");
+			break;
+		}
+		media_set_mute(cl->media, !media_muted(cl->media));
+		tui_note(media_muted(cl->media) ? "microphone muted (m to unmute)" : "microphone on");
+		event_active(cl->ui_timer, EV_TIMEOUT, 0);
+		break;
+	case TUI_KEY_HANGUP:
+		/* The same path as Ctrl-C: hang up (the peer is told), or
+		 * leave when there is no call. */
+		on_signal(SIGINT, EV_SIGNAL, cl);
+		break;
+	case TUI_KEY_HELP:
+		tui_note(cl->cstate == C_ALERTING ? "keys: a answer, r reject, q reject and quit"
+			 : "keys: m mute/unmute, q hang up (or quit), ? this help");
+		break;
+	}
+}
+
 static void on_stdin(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
+	if (cl->tui) {
+		enum tui_key keys[16];
+		int n = tui_read_keys(fd, keys, 16);
+		if (n < 0) { /* the terminal is gone: stop reading it */
+			event_del(cl->stdin_ev);
+			return;
+		}
+		for (int i = 0; i < n && !cl->finishing; i++)
+			on_key(cl, keys[i]);
+		return;
+	}
 	char buf[256];
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n <= 0) { /* stdin closed: stop asking, let the call ring */
@@ -1182,13 +1301,15 @@ int client_run(const struct cli *cli)
 	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
 	cl.restun_timer = evtimer_new(cl.base, on_restun, &cl);
 	cl.stats_timer = evtimer_new(cl.base, on_stats_timer, &cl);
+	cl.ui_timer = evtimer_new(cl.base, on_ui_timer, &cl);
+	cl.tui = tui_wanted(cli->json, cli->verbosity < 0) && tui_start() == 0;
 	cl.sigint = evsignal_new(cl.base, SIGINT, on_signal, &cl);
 	cl.sigterm = evsignal_new(cl.base, SIGTERM, on_signal, &cl);
-	if (!cli->auto_answer && isatty(STDIN_FILENO))
+	if ((!cli->auto_answer && isatty(STDIN_FILENO)) || cl.tui)
 		cl.stdin_ev = event_new(cl.base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, &cl);
 	if (!cl.udp_ev || !cl.stun_timer || !cl.keepalive_timer || !cl.reconnect_timer ||
 	    !cl.duration_timer || !cl.exit_timer || !cl.sigint || !cl.sigterm || !cl.relay_timer ||
-	    !cl.fallback_timer || !cl.setup_timer || !cl.restun_timer || !cl.stats_timer) {
+	    !cl.fallback_timer || !cl.setup_timer || !cl.restun_timer || !cl.stats_timer || !cl.ui_timer) {
 		ev_error("out of memory");
 		goto out;
 	}
@@ -1201,10 +1322,13 @@ int client_run(const struct cli *cli)
 	event_add(cl.udp_ev, NULL);
 	event_add(cl.sigint, NULL);
 	event_add(cl.sigterm, NULL);
+	if (cl.tui && cl.stdin_ev)
+		event_add(cl.stdin_ev, NULL);
 
 	connect_server(&cl);
 	event_base_dispatch(cl.base);
 out:
+	tui_stop();
 	media_free(cl.media);
 	if (cl.bev)
 		bufferevent_free(cl.bev);
@@ -1212,7 +1336,7 @@ out:
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
 				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,
 				cl.relay_timer, cl.fallback_timer, cl.setup_timer, cl.restun_timer,
-				cl.stats_timer };
+				cl.stats_timer, cl.ui_timer };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -2,6 +2,7 @@
 #include "p2pcall/events.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/jsonw.h"
+#include "p2pcall/tui.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ static void say(const char *fmt, ...)
 	char line[512];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	tui_clear(); /* a live status line gives way, and is redrawn below */
 	fprintf(stderr, "p2pcall: %s\n", line);
 }
 
@@ -77,6 +79,8 @@ void ev_calling(const char *peer)
 
 void ev_incoming(const char *peer, unsigned long long call, bool will_answer)
 {
+	if (!as_json && !quiet && !will_answer && tui_active())
+		return tui_ring(peer);
 	if (!as_json)
 		return say("incoming call from %s%s", peer,
 			   will_answer ? ", answering" : " - press a then Enter to answer, r to reject");
@@ -209,6 +213,7 @@ void ev_error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* Errors always reach stderr, even with --json or -q. */
+	tui_clear();
 	fprintf(stderr, "p2pcall: error: %s\n", msg);
 	if (!as_json)
 		return;

@@ -79,6 +79,10 @@ struct media {
 	struct rxstats_mark ui_mark;
 	uint64_t iv_us, iv_bytes_out, iv_bytes_in, iv_frames, iv_concealed;
 
+	/* the user's side (tui): mute, and the meters */
+	bool muted;
+	struct media_levels levels;
+
 	int16_t pcm[OPUS_CODEC_MAX_SAMPLES];
 };
 
@@ -103,9 +107,30 @@ static void emit(struct media *m, const uint8_t *pkt, size_t len)
 	m->cbs.send(m->ctx, pkt, len);
 }
 
+/* Peak and RMS of N samples as fractions of full scale. */
+static void measure(const int16_t *pcm, size_t n, double *peak, double *rms)
+{
+	int32_t p = 0;
+	double e = 0;
+	for (size_t i = 0; i < n; i++) {
+		int32_t v = pcm[i] < 0 ? -(int32_t)pcm[i] : pcm[i];
+		if (v > p)
+			p = v;
+		e += (double)pcm[i] * pcm[i];
+	}
+	*peak = p > 32767 ? 1.0 : p / 32767.0;
+	*rms = n ? sqrt(e / (double)n) / 32767.0 : 0;
+	if (*rms > 1.0)
+		*rms = 1.0;
+}
+
 static void send_frame(struct media *m, const int16_t *pcm)
 {
+	static const int16_t silence[OPUS_CODEC_MAX_SAMPLES];
 	uint8_t opus[OPUS_CODEC_MAX_PACKET], pkt[RTP_HDR_LEN + OPUS_CODEC_MAX_PACKET];
+	measure(pcm, m->frame_samples, &m->levels.mic_peak, &m->levels.mic_rms);
+	if (m->muted)
+		pcm = silence;
 	int n = opus_codec_encode(m->enc, pcm, m->frame_samples, opus, sizeof(opus));
 	if (n < 0) {
 		log_warn("Opus encoder: %s", opus_codec_enc_error(m->enc));
@@ -345,6 +370,7 @@ static size_t decode(struct media *m, const struct jbuf_out *o, bool *concealed)
 
 static void output(struct media *m, const int16_t *pcm, size_t n)
 {
+	measure(pcm, n, &m->levels.peer_peak, &m->levels.peer_rms);
 	if (m->writer) {
 		if (!m->out_started || m->peer_ended || m->writer_failed)
 			return;
@@ -583,6 +609,7 @@ int media_start(struct media *m, char *err, size_t errlen)
 	if (m->running)
 		return 0;
 	uint64_t now = clock_now_us();
+	m->levels = (struct media_levels){ 0 };
 	if (m->reader_used) {
 		/* A later call (a waiting client) sends the file again. */
 		char why[512];
@@ -748,4 +775,17 @@ void media_call_stats(const struct media *m, struct media_stats *st)
 		.kbps_in = kbps(m->bytes_in, span),
 		.bad_packets = m->bad,
 	};
+}
+
+void media_set_mute(struct media *m, bool mute)
+{
+	if (m)
+		m->muted = mute;
+}
+
+bool media_muted(const struct media *m) { return m && m->muted; }
+
+void media_levels(const struct media *m, struct media_levels *lv)
+{
+	*lv = m ? m->levels : (struct media_levels){ 0 };
 }
