@@ -106,6 +106,7 @@ struct client {
 	size_t n_remote;
 	const char *via;          /* "direct", "relay", or NULL before connected */
 	bool orphaned;            /* the server forgot the call; the path carries it */
+	uint64_t last_probe_us;   /* media from a new address was last checked */
 
 	/* the relay at the server: our token, and how far it got */
 	uint8_t relay_tok[RELAY_TOKEN_LEN];
@@ -697,6 +698,23 @@ static void on_restun(evutil_socket_t fd, short what, void *arg)
 	event_add(cl->restun_timer, &tv);
 }
 
+/* Media from an address that is not the path's: perhaps the peer's NAT
+ * rebound. Check that address at once (an authenticated round trip moves
+ * the call there; a stranger cannot answer it), at most every 200 ms so a
+ * flood of strangers' packets causes no flood of checks. */
+static void media_from_elsewhere(struct client *cl, const struct sockaddr *from)
+{
+	uint64_t now = clock_now_us();
+	if (now - cl->last_probe_us < 200000)
+		return;
+	cl->last_probe_us = now;
+	char ip[NETADDR_STRLEN], cand[96];
+	netaddr_ip_str(from, ip, sizeof(ip));
+	snprintf(cand, sizeof(cand), "prflx/%s/%u", ip, netaddr_port(from));
+	if (path_probe_remote(cl->path, cand) < 0)
+		log_debug("cannot check %s", cand);
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -715,6 +733,8 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
 			if (peer && netaddr_equal((struct sockaddr *)&from, peer))
 				media_input(cl->media, buf, (size_t)n);
+			else if (peer)
+				media_from_elsewhere(cl, (struct sockaddr *)&from);
 			continue;
 		}
 		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);
