@@ -543,6 +543,7 @@ static void start_path(struct client *cl, const char *relay_tok)
 {
 	cl->cstate = C_ANSWERED;
 	cl->answer_seen_us = clock_now_us();
+	media_listen(cl->media);
 	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
 	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
 		connected(cl, NULL, cl->peer_seen);
@@ -715,6 +716,20 @@ static void media_from_elsewhere(struct client *cl, const struct sockaddr *from)
 		log_debug("cannot check %s", cand);
 }
 
+/* Is FROM one of the candidates the peer offered ("TYPE/IP/PORT")? */
+static bool offered_by_peer(const struct client *cl, const struct sockaddr *from)
+{
+	char ip[NETADDR_STRLEN], want[NETADDR_STRLEN + 8];
+	netaddr_ip_str(from, ip, sizeof(ip));
+	snprintf(want, sizeof(want), "/%s/%u", ip, (unsigned)netaddr_port(from));
+	for (size_t i = 0; i < cl->n_remote; i++) {
+		const char *slash = strchr(cl->remote_cands[i], '/');
+		if (slash && strcmp(slash, want) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -729,9 +744,12 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
 			continue;
 		if (rtp_demux_is_rtp(buf, (size_t)n)) {
-			/* Media only from where the path says the peer is. */
+			/* Media only from where the path says the peer is, or,
+			 * while our side of the path is not up yet (the peer's
+			 * may be), from an address the peer offered. */
 			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
-			if (peer && netaddr_equal((struct sockaddr *)&from, peer))
+			if (peer ? netaddr_equal((struct sockaddr *)&from, peer)
+				 : cl->cstate == C_ANSWERED && !cl->via && offered_by_peer(cl, (struct sockaddr *)&from))
 				media_input(cl->media, buf, (size_t)n);
 			else if (peer)
 				media_from_elsewhere(cl, (struct sockaddr *)&from);

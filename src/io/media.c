@@ -46,7 +46,7 @@ struct media {
 	struct opus_codec_dec *dec;
 	struct jbuf *jb;
 	struct event *send_timer, *play_timer, *dev_timer, *rtcp_timer, *done_ev;
-	bool running;
+	bool running, listening;
 	uint64_t start_us;
 
 	/* our stream */
@@ -284,10 +284,8 @@ static void on_rtcp(struct media *m, const uint8_t *pkt, size_t len, uint64_t no
 
 void media_input(struct media *m, const uint8_t *pkt, size_t len)
 {
-	if (!m)
-		return;
-	if (!m->running)
-		return; /* before the call's audio started, or after */
+	if (!m || (!m->running && !m->listening))
+		return; /* before the call was answered, or after it ended */
 	uint64_t now = clock_now_us();
 	m->bytes_in += len;
 	if (rtcp_is_rtcp(pkt, len))
@@ -397,8 +395,12 @@ static size_t play_one(struct media *m, uint64_t now)
 		m->frames++;
 		m->concealed += concealed;
 		/* Shrink the delay on a frame nobody will miss: a concealed
-		 * or quiet one, or any once the wish is urgent. */
-		if (o.adjust < 0 && (concealed || o.urgent || energy(m->pcm, n) < 100.0 * 100.0)) {
+		 * or quiet one (less quiet once the wish is urgent). Never a
+		 * loud one: after a late start the buffer holds the first
+		 * words, and speech pauses come soon enough; the buffer
+		 * itself drops beyond its ceiling. */
+		double quiet = o.urgent ? 1000.0 : 200.0;
+		if (o.adjust < 0 && (concealed || energy(m->pcm, n) < quiet * quiet)) {
 			jbuf_adjusted(m->jb, -(int32_t)n);
 			jbuf_get(m->jb, now, &o);
 			n = decode(m, &o, &concealed);
@@ -602,6 +604,14 @@ out:
 	return rc;
 }
 
+void media_listen(struct media *m)
+{
+	if (!m || m->running || m->listening)
+		return;
+	rx_reset(m);
+	m->listening = true;
+}
+
 int media_start(struct media *m, char *err, size_t errlen)
 {
 	if (!m)
@@ -631,7 +641,8 @@ int media_start(struct media *m, char *err, size_t errlen)
 	m->first_sent = false;
 	m->tx_pkts = m->tx_octets = 0;
 	m->input_done = m->bye_sent = m->done_reported = false;
-	rx_reset(m);
+	if (!m->listening)
+		rx_reset(m);
 	m->bytes_out = m->bytes_in = m->bad = m->frames = m->concealed = 0;
 	m->rtt_ms = NAN;
 	m->rtt_sum = m->jb_sum = 0;
@@ -655,6 +666,7 @@ int media_start(struct media *m, char *err, size_t errlen)
 		event_add(m->dev_timer, &tv);
 	}
 	m->running = true;
+	m->listening = false;
 	if (m->reader) {
 		m->send_next_us = now;
 		event_active(m->send_timer, EV_TIMEOUT, 0);
@@ -672,8 +684,9 @@ void media_stop(struct media *m)
 {
 	if (!m)
 		return;
+	m->listening = false;
 	if (!m->running)
-		return; /* before the call's audio started, or after */
+		return;
 	uint64_t now = clock_now_us();
 	/* A file holds all the peer sent: play out what is still buffered
 	 * (the call may end as its last packets arrive). */
