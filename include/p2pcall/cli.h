@@ -37,6 +37,7 @@ struct cli {
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */
 	enum relay_mode relay;
+	const char *on_call;       /* --on-call CMD, or NULL */
 	struct endpoint stun;      /* host empty: the signalling server */
 	char name[40];
 	struct endpoint server;

@@ -24,6 +24,8 @@ const char cli_usage[] =
 	"  --once                wait for one call only; exit with its status\n"
 	"  --duration SECONDS    hang up after this long connected\n"
 	"  --json                one JSON object per line on stdout for each event\n"
+	"  --on-call CMD         run CMD for each incoming call (caller in $P2PCALL_PEER);\n"
+	"                        its exit status 0 answers, 1 rejects, else it rings on\n"
 	"  --relay MODE          auto (relay if no direct path), never, always\n"
 	"  --stun HOST[:PORT]    ask this STUN server for the public address (default:\n"
 	"                        the signalling server; port 3478 if not given)\n"
@@ -51,7 +53,7 @@ const char cli_usage[] =
 
 enum {
 	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
-	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN,
+	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
 };
@@ -69,6 +71,7 @@ static const struct option options[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "relay", required_argument, NULL, OPT_RELAY },
 	{ "stun", required_argument, NULL, OPT_STUN },
+	{ "on-call", required_argument, NULL, OPT_ON_CALL },
 	{ "input", required_argument, NULL, OPT_INPUT },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "input-device", required_argument, NULL, OPT_INPUT_DEVICE },
@@ -207,6 +210,10 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 				rc = fail(err, n, "--relay: `%s' is not auto, never or always", optarg);
 			client_opt = true;
 			break;
+		case OPT_ON_CALL:
+			c->on_call = optarg;
+			client_opt = true;
+			break;
 		case OPT_STUN:
 			if (endpoint_parse(optarg, 3478, &c->stun) < 0 || c->stun.port == 0)
 				rc = fail(err, n, "--stun: cannot parse `%s': expected HOST[:PORT]", optarg);
@@ -282,5 +289,7 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 	}
 	if (c->once && c->peer[0])
 		return fail(err, n, "--once is for waiting for a call, not with PEER `%s'", c->peer);
+	if (c->on_call && c->peer[0])
+		return fail(err, n, "--on-call is for waiting for calls, not with PEER `%s'", c->peer);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "p2pcall/log.h"
 #include "p2pcall/media.h"
 #include "p2pcall/netaddr.h"
+#include "p2pcall/oncall.h"
 #include "p2pcall/path.h"
 #include "p2pcall/relay.h"
 #include "p2pcall/rtp.h"
@@ -106,6 +107,7 @@ struct client {
 	size_t n_remote;
 	const char *via;          /* "direct", "relay", or NULL before connected */
 	bool orphaned;            /* the server forgot the call; the path carries it */
+	struct oncall *oncall;    /* --on-call CMD */
 	uint64_t last_probe_us;   /* media from a new address was last checked */
 
 	/* the relay at the server: our token, and how far it got */
@@ -897,10 +899,24 @@ static void on_incoming(struct client *cl, const struct sig_msg *m)
 	store_offer(cl, m);
 	ev_incoming(cl->peer, id, cl->cli->auto_answer);
 	send_call_verb(cl, "RINGING", NULL);
+	if (cl->oncall && oncall_start(cl->oncall, cl->peer, id, cl->cli->name) < 0)
+		log_warn("cannot run the --on-call command: %s", strerror(errno));
 	if (cl->cli->auto_answer)
 		answer(cl);
 	else
 		stdin_watch(cl, true);
+}
+
+/* The --on-call command decided: 0 answers, 1 rejects, else ring on. */
+static void on_call_decided(void *ctx, unsigned long long call, int status)
+{
+	struct client *cl = ctx;
+	if (cl->cstate != C_ALERTING || cl->call_id != call || cl->answer_pending)
+		return;
+	if (status == 0)
+		answer(cl);
+	else if (status == 1)
+		hang_up(cl);
 }
 
 static void handle_msg(struct client *cl, struct sig_msg *m)
@@ -1338,6 +1354,10 @@ int client_run(const struct cli *cli)
 	cl.fallback_timer = evtimer_new(cl.base, on_fallback, &cl);
 	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
 	cl.restun_timer = evtimer_new(cl.base, on_restun, &cl);
+	if (cli->on_call && oncall_new(&cl.oncall, cl.base, cli->on_call, on_call_decided, &cl) < 0) {
+		ev_error("out of memory");
+		goto out;
+	}
 	cl.stats_timer = evtimer_new(cl.base, on_stats_timer, &cl);
 	cl.ui_timer = evtimer_new(cl.base, on_ui_timer, &cl);
 	cl.tui = tui_wanted(cli->json, cli->verbosity < 0) && tui_start() == 0;
@@ -1370,6 +1390,7 @@ out:
 	media_free(cl.media);
 	if (cl.bev)
 		bufferevent_free(cl.bev);
+	oncall_free(cl.oncall);
 	sig_parser_reset(&cl.parser);
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
 				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,

@@ -348,6 +348,34 @@ START_TEST(relay_fallback_for_auto_peer)
 }
 END_TEST
 
+/* --on-call: the command sees the caller; exit 0 answers, 1 rejects. */
+START_TEST(on_call_command_decides)
+{
+	struct proc bob, alice, carol;
+	char log[64], cmd[256], text[256] = "";
+	snprintf(log, sizeof(log), "/tmp/p2pcall-oncall-%d.log", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "echo \"$P2PCALL_NAME got $P2PCALL_PEER\" >>%s; test \"$P2PCALL_PEER\" = alice",
+		 log);
+	start_server(NULL);
+	waiting(&bob, "bob", (const char *[]){ "--on-call", cmd, NULL });
+	client(&carol, "carol", "bob", NULL);
+	expect_ended(&carol, "rejected", EXIT_REJECTED);
+	client(&alice, "alice", "bob", (const char *[]){ "--duration", "0.3", NULL });
+	expect_event(&alice, "connected");
+	expect_ended(&alice, "hangup", EXIT_OK);
+	FILE *f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(log);
+	ck_assert_str_eq(text, "bob got carol\nbob got alice\n");
+	proc_stop(&alice);
+	proc_stop(&carol);
+	proc_stop(&bob);
+}
+END_TEST
+
 Suite *calls_suite(void)
 {
 	Suite *s = suite_create("calls");
@@ -365,6 +393,7 @@ Suite *calls_suite(void)
 	tcase_add_test(c, peer_vanishes_mid_call);
 	tcase_add_test(c, relay_always_hides_addresses);
 	tcase_add_test(c, relay_fallback_for_auto_peer);
+	tcase_add_test(c, on_call_command_decides);
 	suite_add_tcase(s, c);
 	c = tcase_create("connection");
 	tcase_set_timeout(c, 60);

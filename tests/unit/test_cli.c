@@ -126,6 +126,7 @@ START_TEST(errors_name_the_bad_value)
 		{ { "--once", "a@h", "bob" }, "`bob'" },
 		{ { "--duration" }, "--duration" },
 		{ { "--relay", "sometimes", "a@h" }, "`sometimes'" },
+		{ { "--on-call", "true", "a@h", "bob" }, "`bob'" },
 		{ { "--stun", "[::1", "a@h" }, "`[::1'" },
 		{ { "--stun", "h:0", "a@h" }, "`h:0'" },
 		{ { "--serve", "--relay", "never" }, "--relay" },
