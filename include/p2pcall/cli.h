@@ -38,6 +38,7 @@ struct cli {
 	double duration_s;         /* 0: until hung up */
 	enum relay_mode relay;
 	const char *on_call;       /* --on-call CMD, or NULL */
+	const char *turn;          /* --turn USER:PASS@HOST[:PORT], or NULL */
 	struct endpoint stun;      /* host empty: the signalling server */
 	char name[40];
 	struct endpoint server;

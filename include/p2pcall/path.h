@@ -15,6 +15,9 @@ struct path;
 enum path_event { PATH_UP, PATH_CHANGED, PATH_FAILED, PATH_LOST };
 
 struct path_cbs {
+	/* Optional: sends a check or answer to DEST (default: sendto on the
+	 * call's socket). Lets the owner route some peers through TURN. */
+	void (*send)(void *ctx, const struct sockaddr *dest, const uint8_t *buf, size_t len);
 	/* REMOTE is the peer's address for UP and CHANGED, NULL otherwise;
 	 * REASON names the failure for FAILED and LOST. */
 	void (*event)(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason);

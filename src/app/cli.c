@@ -2,6 +2,7 @@
 #include "p2pcall/cli.h"
 #include "p2pcall/server.h"
 #include "p2pcall/sig.h"
+#include "p2pcall/turn.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,6 +28,7 @@ const char cli_usage[] =
 	"  --on-call CMD         run CMD for each incoming call (caller in $P2PCALL_PEER);\n"
 	"                        its exit status 0 answers, 1 rejects, else it rings on\n"
 	"  --relay MODE          auto (relay if no direct path), never, always\n"
+	"  --turn USER:PASS@HOST[:PORT]  also offer a relay on this TURN server (RFC 8656)\n"
 	"  --stun HOST[:PORT]    ask this STUN server for the public address (default:\n"
 	"                        the signalling server; port 3478 if not given)\n"
 	"audio options (client):\n"
@@ -53,7 +55,7 @@ const char cli_usage[] =
 
 enum {
 	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
-	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL,
+	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL, OPT_TURN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
 };
@@ -72,6 +74,7 @@ static const struct option options[] = {
 	{ "relay", required_argument, NULL, OPT_RELAY },
 	{ "stun", required_argument, NULL, OPT_STUN },
 	{ "on-call", required_argument, NULL, OPT_ON_CALL },
+	{ "turn", required_argument, NULL, OPT_TURN },
 	{ "input", required_argument, NULL, OPT_INPUT },
 	{ "output", required_argument, NULL, OPT_OUTPUT },
 	{ "input-device", required_argument, NULL, OPT_INPUT_DEVICE },
@@ -210,6 +213,15 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 				rc = fail(err, n, "--relay: `%s' is not auto, never or always", optarg);
 			client_opt = true;
 			break;
+		case OPT_TURN: {
+			char u[128], pw[128], h[256];
+			uint16_t port;
+			if (turn_parse_uri(optarg, u, sizeof(u), pw, sizeof(pw), h, sizeof(h), &port) < 0)
+				rc = fail(err, n, "--turn: cannot parse `%s': expected USER:PASS@HOST[:PORT]", optarg);
+			c->turn = optarg;
+			client_opt = true;
+			break;
+		}
 		case OPT_ON_CALL:
 			c->on_call = optarg;
 			client_opt = true;

@@ -17,6 +17,8 @@
 #include "p2pcall/oncall.h"
 #include "p2pcall/path.h"
 #include "p2pcall/relay.h"
+#include "p2pcall/turn_io.h"
+#include "p2pcall/ice.h"
 #include "p2pcall/rtp.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/sig_parser.h"
@@ -108,6 +110,16 @@ struct client {
 	const char *via;          /* "direct", "relay", or NULL before connected */
 	bool orphaned;            /* the server forgot the call; the path carries it */
 	struct oncall *oncall;    /* --on-call CMD */
+
+	/* --turn: our allocation, and the peers whose packets came through it
+	 * (answered, and sent to, the same way: from the relayed address) */
+	struct turn_io *turn;
+	bool turn_settled;        /* allocated, failed, or waited long enough */
+	char turn_relayed[NETADDR_STRLEN];
+	struct sockaddr_storage turn_peers[8];
+	size_t n_turn_peers;
+	bool path_via_turn;       /* the selected path goes through TURN */
+	struct event *turn_wait_timer;
 	uint64_t last_probe_us;   /* media from a new address was last checked */
 
 	/* the relay at the server: our token, and how far it got */
@@ -182,6 +194,25 @@ static void send_call_verb(struct client *cl, const char *verb, const char *reas
 	send_msg(cl, &w);
 }
 
+/* Writes candidate TYPE/IP/PORT into OUT (64 bytes) from ADDR, "ip:port"
+ * or "[ip]:port". False if ADDR is not of that form. */
+static bool cand_from_addr(char *out, const char *type, const char *addr)
+{
+	char ip[NETADDR_STRLEN];
+	snprintf(ip, sizeof(ip), "%s", addr);
+	char *colon = strrchr(ip, ':');
+	if (!colon)
+		return false;
+	*colon = '\0';
+	char *host = ip;
+	if (*host == '[') {
+		host++;
+		host[strlen(host) - 1] = '\0';
+	}
+	snprintf(out, 64, "%.5s/%.46s/%.5s", type, host, colon + 1);
+	return true;
+}
+
 /* Our candidates for this call: every interface address with the media
  * socket's port (loopback only when the server is on loopback, as in
  * tests), and the public address STUN reported. */
@@ -197,22 +228,11 @@ static void gather_candidates(struct client *cl)
 	bool loopback = cl->server.ss_family == AF_INET
 		? (ntohl(s4->sin_addr.s_addr) >> 24) == 127
 		: IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&cl->server)->sin6_addr);
-	cl->n_local = path_host_candidates(cl->server.ss_family, port, loopback, cl->local_cands, MAX_CANDS - 1);
-	if (cl->mapped[0]) {
-		/* mapped is "ip:port" or "[ip]:port"; the candidate uses '/'. */
-		char ip[NETADDR_STRLEN];
-		snprintf(ip, sizeof(ip), "%s", cl->mapped);
-		char *colon = strrchr(ip, ':');
-		if (colon) {
-			*colon = '\0';
-			char *host = ip;
-			if (*host == '[') {
-				host++;
-				host[strlen(host) - 1] = '\0';
-			}
-			snprintf(cl->local_cands[cl->n_local++], 64, "srflx/%.46s/%.5s", host, colon + 1);
-		}
-	}
+	cl->n_local = path_host_candidates(cl->server.ss_family, port, loopback, cl->local_cands, MAX_CANDS - 2);
+	if (cl->mapped[0] && cand_from_addr(cl->local_cands[cl->n_local], "srflx", cl->mapped))
+		cl->n_local++;
+	if (cl->turn_relayed[0] && cand_from_addr(cl->local_cands[cl->n_local], "relay", cl->turn_relayed))
+		cl->n_local++;
 }
 
 /* Adds our credentials and candidates to an INVITE or ACCEPT. */
@@ -271,6 +291,8 @@ static void end_call(struct client *cl, const char *reason, int status)
 	cl->answered_us = 0;
 	cl->via = NULL;
 	cl->orphaned = false;
+	cl->path_via_turn = false;
+	cl->n_turn_peers = 0;
 	cl->has_relay = cl->relay_bound = cl->relay_heard_peer = cl->fallback_due = false;
 	event_del(cl->relay_timer);
 	event_del(cl->fallback_timer);
@@ -300,8 +322,9 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	cl->cstate = C_ANSWERED;
 	cl->answered_us = clock_now_us();
 	stdin_watch(cl, false);
-	ev_connected(cl->peer, path, remote, since_s(cl->call_start_us) * 1000,
-		     since_s(cl->answer_seen_us) * 1000);
+	/* A direct path through our TURN allocation is a relayed one. */
+	ev_connected(cl->peer, cl->path_via_turn && path && !strcmp(path, "direct") ? "relay" : path, remote,
+		     since_s(cl->call_start_us) * 1000, since_s(cl->answer_seen_us) * 1000);
 	cl->have_stats = false;
 	if (cl->tui)
 		event_active(cl->ui_timer, EV_TIMEOUT, 0);
@@ -361,6 +384,43 @@ static void fail_call(struct client *cl)
 	if (cl->cstate == C_ANSWERED && cl->call_id)
 		send_call_verb(cl, "HANGUP", NULL);
 	end_call(cl, "network", EXIT_NETWORK);
+}
+
+/* --- TURN routing --- */
+
+/* Is A one of the relay candidates the peer offered (its TURN address)? */
+static bool offered_as_relay(const struct client *cl, const struct sockaddr *a)
+{
+	char ip[NETADDR_STRLEN], want[NETADDR_STRLEN + 16];
+	netaddr_ip_str(a, ip, sizeof(ip));
+	snprintf(want, sizeof(want), "relay/%s/%u", ip, (unsigned)netaddr_port(a));
+	for (size_t i = 0; i < cl->n_remote; i++)
+		if (strcmp(cl->remote_cands[i], want) == 0)
+			return true;
+	return false;
+}
+
+static bool is_turn_peer(const struct client *cl, const struct sockaddr *a)
+{
+	for (size_t i = 0; i < cl->n_turn_peers; i++)
+		if (netaddr_equal((const struct sockaddr *)&cl->turn_peers[i], a))
+			return true;
+	return false;
+}
+
+/* Sends to a peer: through our TURN allocation if that is how the peer
+ * reaches us (its checks must be answered from the relayed address, and
+ * our media must come from there), else straight from the socket. */
+static void send_to_peer(void *ctx, const struct sockaddr *dest, const uint8_t *buf, size_t len)
+{
+	struct client *cl = ctx;
+	if (cl->turn && is_turn_peer(cl, dest)) {
+		if (turn_io_send(cl->turn, dest, buf, len) < 0)
+			log_debug("TURN: cannot send to the peer");
+		return;
+	}
+	if (sendto(cl->udp, buf, len, 0, dest, netaddr_len(dest)) < 0)
+		log_debug("sendto: %s", strerror(errno));
 }
 
 /* --- the relay --- */
@@ -470,6 +530,8 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 		netaddr_str(remote, addr, sizeof(addr));
 	switch (ev) {
 	case PATH_UP:
+		/* Through our TURN allocation, or to the peer's: relayed. */
+		cl->path_via_turn = remote && (is_turn_peer(cl, remote) || offered_as_relay(cl, remote));
 		if (!cl->via) {
 			connected(cl, "direct", addr);
 		} else if (strcmp(cl->via, "relay") == 0) {
@@ -512,7 +574,7 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 /* Creates this call's path with our fresh credentials and candidates. */
 static int open_path(struct client *cl, bool controlling)
 {
-	static const struct path_cbs cbs = { on_path };
+	static const struct path_cbs cbs = { .event = on_path, .send = send_to_peer };
 	path_random_token(cl->ufrag, 8);
 	path_random_token(cl->pwd, 24);
 	gather_candidates(cl);
@@ -536,6 +598,12 @@ static void store_offer(struct client *cl, const struct sig_msg *m)
 	while ((cand = sig_msg_next(m, "cand", &pos)) && cl->n_remote < MAX_CANDS)
 		if (strlen(cand) < 64)
 			snprintf(cl->remote_cands[cl->n_remote++], 64, "%s", cand);
+	/* Let the peer's addresses reach us through our TURN allocation. */
+	for (size_t i = 0; cl->turn && i < cl->n_remote; i++) {
+		struct ice_cand c;
+		if (ice_cand_parse(cl->remote_cands[i], &c) == 0 && c.type != ICE_CAND_HOST)
+			turn_io_permit(cl->turn, (struct sockaddr *)&c.addr);
+	}
 }
 
 /* The call was answered: start the checks with what the peer offered, or,
@@ -583,7 +651,7 @@ static void answer(struct client *cl)
 	/* Our public address must be in the ACCEPT: without it, a peer
 	 * behind a NAT has nothing to punch towards. STUN settles within
 	 * a few seconds at worst (answer or give up). */
-	if (!cl->stun_done) {
+	if (!cl->stun_done || (cl->turn && !cl->turn_settled)) {
 		cl->answer_pending = true;
 		return;
 	}
@@ -627,9 +695,10 @@ static void place_call(struct client *cl)
 /* Registered and STUN settled: tell the user, then call if asked to. */
 static void maybe_ready(struct client *cl)
 {
-	if (cl->stun_done && cl->answer_pending)
+	bool settled = cl->stun_done && (!cl->turn || cl->turn_settled);
+	if (settled && cl->answer_pending)
 		answer(cl);
-	if (cl->sstate != S_READY || !cl->stun_done || cl->announced)
+	if (cl->sstate != S_READY || !settled || cl->announced)
 		return;
 	cl->announced = true;
 	ev_registered(cl->cli->name, cl->server_str, cl->mapped[0] ? cl->mapped : NULL);
@@ -732,6 +801,44 @@ static bool offered_by_peer(const struct client *cl, const struct sockaddr *from
 	return false;
 }
 
+/* One datagram for the call's socket, or one that came through our TURN
+ * allocation (then FROM is the peer's address). */
+static void udp_input(struct client *cl, struct sockaddr_storage *from, uint8_t *buf, size_t n)
+{
+	if (cl->path && path_packet(cl->path, (struct sockaddr *)from, buf, n))
+		return;
+	if (rtp_demux_is_rtp(buf, n)) {
+		/* Media only from where the path says the peer is, or,
+		 * while our side of the path is not up yet (the peer's
+		 * may be), from an address the peer offered. */
+		const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
+		if (peer ? netaddr_equal((struct sockaddr *)from, peer)
+			 : cl->cstate == C_ANSWERED && !cl->via && offered_by_peer(cl, (struct sockaddr *)from))
+			media_input(cl->media, buf, n);
+		else if (peer)
+			media_from_elsewhere(cl, (struct sockaddr *)from);
+		return;
+	}
+	bool from_server = netaddr_equal((struct sockaddr *)from, (struct sockaddr *)&cl->server);
+	if (from_server && n >= RELAY_HDR && (buf[0] == RELAY_FROM_PEER || buf[0] == RELAY_BOUND)) {
+		relay_input(cl, buf, n);
+		return;
+	}
+	struct sockaddr_storage mapped;
+	if (cl->stun_done || !netaddr_equal((struct sockaddr *)from, (struct sockaddr *)&cl->stun) ||
+	    stun_parse_binding_response(buf, n, cl->stun_txid, &mapped, NULL) < 0)
+		return; /* not the answer we wait for */
+	char before[NETADDR_STRLEN];
+	snprintf(before, sizeof(before), "%s", cl->mapped);
+	netaddr_str((struct sockaddr *)&mapped, cl->mapped, sizeof(cl->mapped));
+	cl->stun_done = true;
+	event_del(cl->stun_timer);
+	log_debug("STUN: public address %s", cl->mapped);
+	if (before[0] && strcmp(before, cl->mapped) != 0)
+		public_address_changed(cl, before);
+	maybe_ready(cl);
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -743,39 +850,93 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (n < 0)
 			return;
 		netaddr_unmap(&from, &fromlen);
-		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
+		if (cl->turn && turn_io_packet(cl->turn, (struct sockaddr *)&from, buf, (size_t)n))
 			continue;
-		if (rtp_demux_is_rtp(buf, (size_t)n)) {
-			/* Media only from where the path says the peer is, or,
-			 * while our side of the path is not up yet (the peer's
-			 * may be), from an address the peer offered. */
-			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
-			if (peer ? netaddr_equal((struct sockaddr *)&from, peer)
-				 : cl->cstate == C_ANSWERED && !cl->via && offered_by_peer(cl, (struct sockaddr *)&from))
-				media_input(cl->media, buf, (size_t)n);
-			else if (peer)
-				media_from_elsewhere(cl, (struct sockaddr *)&from);
-			continue;
-		}
-		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);
-		if (from_server && n >= RELAY_HDR && (buf[0] == RELAY_FROM_PEER || buf[0] == RELAY_BOUND)) {
-			relay_input(cl, buf, (size_t)n);
-			continue;
-		}
-		struct sockaddr_storage mapped;
-		if (cl->stun_done || !netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->stun) ||
-		    stun_parse_binding_response(buf, (size_t)n, cl->stun_txid, &mapped, NULL) < 0)
-			continue; /* not the answer we wait for: media comes later */
-		char before[NETADDR_STRLEN];
-		snprintf(before, sizeof(before), "%s", cl->mapped);
-		netaddr_str((struct sockaddr *)&mapped, cl->mapped, sizeof(cl->mapped));
-		cl->stun_done = true;
-		event_del(cl->stun_timer);
-		log_debug("STUN: public address %s", cl->mapped);
-		if (before[0] && strcmp(before, cl->mapped) != 0)
-			public_address_changed(cl, before);
-		maybe_ready(cl);
+		udp_input(cl, &from, buf, (size_t)n);
 	}
+}
+
+/* --- TURN --- */
+
+static void turn_settle(struct client *cl)
+{
+	if (cl->turn_settled)
+		return;
+	cl->turn_settled = true;
+	event_del(cl->turn_wait_timer);
+	maybe_ready(cl);
+}
+
+static void on_turn_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	if (!cl->turn_settled)
+		log_warn("TURN: no allocation yet; going on without a TURN relay for now");
+	turn_settle(cl);
+}
+
+static void on_turn(void *ctx, const struct turn_event *ev)
+{
+	struct client *cl = ctx;
+	switch (ev->type) {
+	case TURN_EVENT_ALLOCATED:
+		netaddr_str(ev->relayed, cl->turn_relayed, sizeof(cl->turn_relayed));
+		log_info("TURN: relayed address %s", cl->turn_relayed);
+		turn_settle(cl);
+		break;
+	case TURN_EVENT_FAILED:
+		cl->turn_relayed[0] = '\0';
+		ev_error("TURN: %s; going on without a TURN relay", ev->reason ? ev->reason : "failed");
+		turn_settle(cl);
+		break;
+	case TURN_EVENT_DATA: {
+		/* A peer reached us through the relay: answer it the same way. */
+		if (!is_turn_peer(cl, ev->peer) && cl->n_turn_peers < sizeof(cl->turn_peers) / sizeof(cl->turn_peers[0])) {
+			memset(&cl->turn_peers[cl->n_turn_peers], 0, sizeof(cl->turn_peers[0]));
+			memcpy(&cl->turn_peers[cl->n_turn_peers++], ev->peer, netaddr_len(ev->peer));
+			/* The client sends only to peers it knows by full
+			 * address (the server's permission is per IP anyway). */
+			turn_io_permit(cl->turn, ev->peer);
+		}
+		struct sockaddr_storage from;
+		memset(&from, 0, sizeof(from));
+		memcpy(&from, ev->peer, netaddr_len(ev->peer));
+		uint8_t buf[1500];
+		size_t n = ev->len < sizeof(buf) ? ev->len : sizeof(buf);
+		memcpy(buf, ev->data, n);
+		udp_input(cl, &from, buf, n);
+		break;
+	}
+	default:
+		if (ev->reason)
+			log_debug("TURN: %s", ev->reason);
+		break;
+	}
+}
+
+/* Resolves --turn and starts the allocation on the call's socket. */
+static int turn_setup(struct client *cl)
+{
+	char user[128], pass[128], host[256];
+	uint16_t port;
+	struct sockaddr_storage server;
+	socklen_t len;
+	if (turn_parse_uri(cl->cli->turn, user, sizeof(user), pass, sizeof(pass), host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	int rc = netaddr_resolve(host, port, SOCK_DGRAM, 0, &server, &len);
+	if (rc != 0 || server.ss_family != cl->server.ss_family) {
+		ev_error("cannot use the TURN server `%s': %s", host,
+			 rc ? netaddr_strerror(rc) : "not of the signalling server's address family");
+		return -EINVAL;
+	}
+	netaddr_unmap(&server, &len);
+	struct turn_io_config tc = { .server = (struct sockaddr *)&server, .username = user, .password = pass,
+				     .software = "p2pcall/" P2PCALL_VERSION };
+	if (turn_io_new(&cl->turn, cl->base, cl->udp, &tc, on_turn, cl) < 0 || turn_io_start(cl->turn) < 0)
+		return -ENOMEM;
+	struct timeval wait = { 3, 0 };
+	event_add(cl->turn_wait_timer, &wait);
+	return 0;
 }
 
 /* --- signalling input --- */
@@ -1141,8 +1302,8 @@ static void media_send(void *ctx, const uint8_t *pkt, size_t len)
 		return;
 	}
 	const struct sockaddr *to = cl->path ? path_remote(cl->path) : NULL;
-	if (to && sendto(cl->udp, pkt, len, 0, to, netaddr_len(to)) < 0)
-		log_debug("media: %s", strerror(errno));
+	if (to)
+		send_to_peer(cl, to, pkt, len);
 }
 
 static void media_event(void *ctx, enum media_event ev, const char *why)
@@ -1354,6 +1515,15 @@ int client_run(const struct cli *cli)
 	cl.fallback_timer = evtimer_new(cl.base, on_fallback, &cl);
 	cl.setup_timer = evtimer_new(cl.base, on_setup_limit, &cl);
 	cl.restun_timer = evtimer_new(cl.base, on_restun, &cl);
+	cl.turn_wait_timer = evtimer_new(cl.base, on_turn_wait, &cl);
+	if (!cl.turn_wait_timer) {
+		ev_error("out of memory");
+		goto out;
+	}
+	if (cli->turn && turn_setup(&cl) < 0) {
+		cl.status = EXIT_USAGE;
+		goto out;
+	}
 	if (cli->on_call && oncall_new(&cl.oncall, cl.base, cli->on_call, on_call_decided, &cl) < 0) {
 		ev_error("out of memory");
 		goto out;
@@ -1391,6 +1561,9 @@ out:
 	if (cl.bev)
 		bufferevent_free(cl.bev);
 	oncall_free(cl.oncall);
+	turn_io_free(cl.turn);
+	if (cl.turn_wait_timer)
+		event_free(cl.turn_wait_timer);
 	sig_parser_reset(&cl.parser);
 	struct event *evs[] = { cl.udp_ev, cl.stun_timer, cl.keepalive_timer, cl.reconnect_timer,
 				cl.duration_timer, cl.exit_timer, cl.sigint, cl.sigterm, cl.stdin_ev,

@@ -94,6 +94,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static void on_send(void *ctx, const struct sockaddr *dest, socklen_t len, const uint8_t *buf, size_t n)
 {
 	struct path *p = ctx;
+	if (p->cbs.send) {
+		p->cbs.send(p->ctx, dest, buf, n);
+		return;
+	}
 	if (sendto(p->udp, buf, n, 0, dest, len) < 0)
 		log_debug("path: sendto: %s", strerror(errno));
 }
