@@ -427,6 +427,35 @@ START_TEST(json_on_a_terminal_is_plain)
 }
 END_TEST
 
+/* A background job on the terminal does not touch it (it would be
+ * stopped by SIGTTOU): it runs its call with the plain lines. */
+START_TEST(background_job_is_plain)
+{
+	skip_without_tmux();
+	if (!have_tmux)
+		return;
+	struct proc alice;
+	char id[64];
+	ck_assert_int_eq(sh("tmux -L %s send-keys -t t \"'%s' --no-audio --auto-answer --once bob@127.0.0.1:%d &\" Enter",
+			    sock, bin, S.port), 0);
+	wait_pane("registered as bob");
+	snprintf(id, sizeof(id), "alice@127.0.0.1:%d", S.port);
+	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--no-audio", "--duration", "1", id, "bob", NULL }), 0);
+	expect_event(&alice, "connected");
+	expect_event(&alice, "ended");
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_OK);
+	const char *l = wait_pane("ended: peer-hangup");
+	ck_assert_ptr_nonnull(strstr(screen, "incoming call from alice, answering"));
+	ck_assert_ptr_null(strstr(screen, "no audio"));
+	(void)l;
+	keys("Enter");
+	/* bash reports the job: done, not stopped. */
+	wait_pane("Done");
+	ck_assert_ptr_null(strstr(screen, "Stopped"));
+	proc_stop(&alice);
+}
+END_TEST
+
 /* The keys, from bytes: letters both cases, escape sequences skipped,
  * the end of input told apart from no key. */
 START_TEST(keys_from_bytes)
@@ -505,6 +534,7 @@ Suite *tui_suite(void)
 	tcase_add_test(c, stderr_not_a_terminal_is_plain);
 	tcase_add_test(c, pipes_are_plain);
 	tcase_add_test(c, json_on_a_terminal_is_plain);
+	tcase_add_test(c, background_job_is_plain);
 	suite_add_tcase(s, c);
 	TCase *k = tcase_create("keys");
 	tcase_add_test(k, keys_from_bytes);
