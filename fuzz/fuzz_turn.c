@@ -3,7 +3,8 @@
  *
  * Setup (not fuzzed): Allocate, 401 with REALM/NONCE, Allocate with
  * credentials, signed success; turn_permit and turn_bind_channel for
- * PEER. Then the input, repeated:
+ * PEER -- unless the input starts with 0xFF: then the client is left
+ * waiting for its first Allocate answer. Then the input, repeated:
  *   u8 flags  bit 0: re-sign the datagram with the long-term key (so the
  *                    fuzzer gets past MESSAGE-INTEGRITY, which it could
  *                    never guess),
@@ -139,13 +140,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 1000000;
 	if (turn_start(t, now) != 0)
 		abort();
-	answer(t, now, STUN_CLASS_ERROR, false, false);
-	answer(t, now, STUN_CLASS_SUCCESS, true, true);
-	if (turn_get_state(t) != TURN_STATE_ALLOCATED)
-		abort();
-	turn_permit(t, now, (const struct sockaddr *)&peer);
-	if (turn_bind_channel(t, now, (const struct sockaddr *)&peer) != TURN_CHANNEL_MIN)
-		abort();
+	/* An input starting with 0xFF explores the allocation itself. */
+	if (size > 0 && data[0] == 0xFF) {
+		data++;
+		size--;
+	} else {
+		answer(t, now, STUN_CLASS_ERROR, false, false);
+		answer(t, now, STUN_CLASS_SUCCESS, true, true);
+		if (turn_get_state(t) != TURN_STATE_ALLOCATED)
+			abort();
+		turn_permit(t, now, (const struct sockaddr *)&peer);
+		if (turn_bind_channel(t, now, (const struct sockaddr *)&peer) != TURN_CHANNEL_MIN)
+			abort();
+	}
 
 	size_t i = 0;
 	while (i + 3 <= size) {

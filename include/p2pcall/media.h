@@ -84,8 +84,14 @@ void media_free(struct media *m);
  * (new SSRC, random sequence and timestamp). 0 or -errno with err set. */
 int media_start(struct media *m, char *err, size_t errlen);
 
+/* The call was answered: the peer may get its path up and start sending
+ * before we do; buffer its packets (media_input) until media_start. */
+void media_listen(struct media *m);
+
 /* The call ended: plays out what the jitter buffer still holds (to a file),
- * sends an RTCP BYE, stops timers and devices. Idempotent. */
+ * sends an RTCP BYE, stops the timers. A sound device keeps running (its
+ * output silent) until media_free: stopping a stream drains the driver,
+ * which may block. Idempotent. */
 void media_stop(struct media *m);
 
 bool media_running(const struct media *m);

@@ -197,11 +197,14 @@ enum turn_state turn_get_state(const struct turn_client *t);
 const struct turn_stats *turn_get_stats(const struct turn_client *t);
 const char *turn_state_name(enum turn_state s);
 
-/* Parses the --turn form USER:PASS@HOST:PORT (HOST an IPv4 or [IPv6]
- * literal; PORT defaults to 3478; PASS may contain ':' but USER may not;
- * the last '@' separates). Writes NUL-terminated user and pass. Returns 0
- * or -EINVAL (-ENOSPC if user/pass do not fit). */
+/* Splits the --turn form USER:PASS@HOST[:PORT] (HOST a name, an IPv4
+ * literal or a bracketed IPv6 literal; PORT defaults to 3478; USER may not
+ * contain ':', PASS may contain ':' and '@': the first ':' and the last
+ * '@' separate). Writes NUL-terminated user, pass and host (IPv6 without
+ * brackets), for the I/O layer to resolve (netaddr_resolve). Returns 0,
+ * -EINVAL (malformed: quote it to the user), or -ENOSPC (a part does not
+ * fit its buffer). */
 int turn_parse_uri(const char *s, char *user, size_t usercap, char *pass,
-		   size_t passcap, struct sockaddr_storage *server);
+		   size_t passcap, char *host, size_t hostcap, uint16_t *port);
 
 #endif

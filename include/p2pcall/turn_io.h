@@ -25,7 +25,7 @@ struct event_base;
 struct turn_io;
 
 struct turn_io_config {
-	const struct sockaddr *server; /* e.g. from turn_parse_uri() */
+	const struct sockaddr *server; /* turn_parse_uri() host, resolved */
 	const char *username;
 	const char *password;
 	uint32_t lifetime_s;  /* 0: 600 s */

@@ -1,33 +1,9 @@
 /* RTP fixed header codec (RFC 3550 §5.1), Opus TOC duration (RFC 6716). */
 #include "p2pcall/rtp.h"
+#include "p2pcall/bytes.h"
 
 #include <errno.h>
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 bool rtp_demux_is_rtp(const uint8_t *buf, size_t len)
 {

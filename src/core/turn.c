@@ -1,7 +1,6 @@
 /* TURN client state machine: see include/p2pcall/turn.h for the model. */
 #include "p2pcall/turn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -907,65 +906,62 @@ const char *turn_state_name(enum turn_state s)
 }
 
 int turn_parse_uri(const char *s, char *user, size_t usercap, char *pass,
-		   size_t passcap, struct sockaddr_storage *server)
+		   size_t passcap, char *host, size_t hostcap, uint16_t *port)
 {
-	if (!s || !user || !pass || !server)
+	if (!s || !user || !pass || !host || !port)
 		return -EINVAL;
 	const char *at = strrchr(s, '@');
 	const char *colon = strchr(s, ':');
 	if (!at || !colon || colon > at || colon == s)
 		return -EINVAL;
 	size_t ul = (size_t)(colon - s), pl = (size_t)(at - colon - 1);
-	if (ul >= usercap || pl >= passcap)
-		return -ENOSPC;
 
-	const char *host = at + 1, *port = NULL;
-	char ip[INET6_ADDRSTRLEN];
+	const char *h = at + 1, *p = NULL;
 	size_t hl;
-	if (*host == '[') {
-		const char *close = strchr(host, ']');
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
 		if (!close)
 			return -EINVAL;
-		host++;
-		hl = (size_t)(close - host);
+		h++;
+		hl = (size_t)(close - h);
 		if (close[1] == ':')
-			port = close + 2;
+			p = close + 2;
 		else if (close[1] != '\0')
 			return -EINVAL;
+		/* an IPv6 literal: hex digits, ':' and '.' (v4 tail) only */
+		for (size_t i = 0; i < hl; i++)
+			if (!strchr("0123456789abcdefABCDEF:.", h[i]))
+				return -EINVAL;
 	} else {
-		const char *c = strchr(host, ':');
-		hl = c ? (size_t)(c - host) : strlen(host);
+		const char *c = strchr(h, ':');
+		hl = c ? (size_t)(c - h) : strlen(h);
 		if (c)
-			port = c + 1;
+			p = c + 1;
+		/* a name or an IPv4 literal (RFC 1123 characters) */
+		for (size_t i = 0; i < hl; i++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
+				    h[i]))
+				return -EINVAL;
 	}
-	if (hl == 0 || hl >= sizeof(ip))
+	if (hl == 0)
 		return -EINVAL;
-	memcpy(ip, host, hl);
-	ip[hl] = '\0';
 	unsigned long pn = 3478;
-	if (port) {
+	if (p) {
 		char *end;
-		if (*port < '0' || *port > '9')
+		if (*p < '0' || *p > '9')
 			return -EINVAL;
-		pn = strtoul(port, &end, 10);
+		pn = strtoul(p, &end, 10);
 		if (*end || pn == 0 || pn > 65535)
 			return -EINVAL;
 	}
-	memset(server, 0, sizeof(*server));
-	struct sockaddr_in *v4 = (struct sockaddr_in *)server;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)server;
-	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)pn);
-	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)pn);
-	} else {
-		return -EINVAL;
-	}
+	if (ul >= usercap || pl >= passcap || hl >= hostcap)
+		return -ENOSPC;
 	memcpy(user, s, ul);
 	user[ul] = '\0';
 	memcpy(pass, colon + 1, pl);
 	pass[pl] = '\0';
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)pn;
 	return 0;
 }

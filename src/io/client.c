@@ -106,6 +106,7 @@ struct client {
 	size_t n_remote;
 	const char *via;          /* "direct", "relay", or NULL before connected */
 	bool orphaned;            /* the server forgot the call; the path carries it */
+	uint64_t last_probe_us;   /* media from a new address was last checked */
 
 	/* the relay at the server: our token, and how far it got */
 	uint8_t relay_tok[RELAY_TOKEN_LEN];
@@ -542,6 +543,7 @@ static void start_path(struct client *cl, const char *relay_tok)
 {
 	cl->cstate = C_ANSWERED;
 	cl->answer_seen_us = clock_now_us();
+	media_listen(cl->media);
 	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
 	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
 		connected(cl, NULL, cl->peer_seen);
@@ -697,6 +699,37 @@ static void on_restun(evutil_socket_t fd, short what, void *arg)
 	event_add(cl->restun_timer, &tv);
 }
 
+/* Media from an address that is not the path's: perhaps the peer's NAT
+ * rebound. Check that address at once (an authenticated round trip moves
+ * the call there; a stranger cannot answer it), at most every 200 ms so a
+ * flood of strangers' packets causes no flood of checks. */
+static void media_from_elsewhere(struct client *cl, const struct sockaddr *from)
+{
+	uint64_t now = clock_now_us();
+	if (now - cl->last_probe_us < 200000)
+		return;
+	cl->last_probe_us = now;
+	char ip[NETADDR_STRLEN], cand[96];
+	netaddr_ip_str(from, ip, sizeof(ip));
+	snprintf(cand, sizeof(cand), "prflx/%s/%u", ip, netaddr_port(from));
+	if (path_probe_remote(cl->path, cand) < 0)
+		log_debug("cannot check %s", cand);
+}
+
+/* Is FROM one of the candidates the peer offered ("TYPE/IP/PORT")? */
+static bool offered_by_peer(const struct client *cl, const struct sockaddr *from)
+{
+	char ip[NETADDR_STRLEN], want[NETADDR_STRLEN + 8];
+	netaddr_ip_str(from, ip, sizeof(ip));
+	snprintf(want, sizeof(want), "/%s/%u", ip, (unsigned)netaddr_port(from));
+	for (size_t i = 0; i < cl->n_remote; i++) {
+		const char *slash = strchr(cl->remote_cands[i], '/');
+		if (slash && strcmp(slash, want) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
@@ -711,13 +744,15 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (cl->path && path_packet(cl->path, (struct sockaddr *)&from, buf, (size_t)n))
 			continue;
 		if (rtp_demux_is_rtp(buf, (size_t)n)) {
-			/* Media only from where the path says the peer is. */
+			/* Media only from where the path says the peer is, or,
+			 * while our side of the path is not up yet (the peer's
+			 * may be), from an address the peer offered. */
 			const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
-			if (peer && netaddr_equal((struct sockaddr *)&from, peer))
+			if (peer ? netaddr_equal((struct sockaddr *)&from, peer)
+				 : cl->cstate == C_ANSWERED && !cl->via && offered_by_peer(cl, (struct sockaddr *)&from))
 				media_input(cl->media, buf, (size_t)n);
-			else
-				log_debug("media: dropped a packet from %s (not the peer's path)",
-					  netaddr_str((struct sockaddr *)&from, (char[NETADDR_STRLEN]){ 0 }, NETADDR_STRLEN));
+			else if (peer)
+				media_from_elsewhere(cl, (struct sockaddr *)&from);
 			continue;
 		}
 		bool from_server = netaddr_equal((struct sockaddr *)&from, (struct sockaddr *)&cl->server);

@@ -41,11 +41,12 @@ struct media {
 	struct audio_file_writer *writer;
 	bool writer_failed;
 	struct audio_dev *dev;
+	bool dev_started;
 	struct opus_codec_enc *enc;
 	struct opus_codec_dec *dec;
 	struct jbuf *jb;
 	struct event *send_timer, *play_timer, *dev_timer, *rtcp_timer, *done_ev;
-	bool running;
+	bool running, listening;
 	uint64_t start_us;
 
 	/* our stream */
@@ -190,7 +191,11 @@ static void input_finished(struct media *m)
 	send_frame(m, m->pcm);
 	m->input_done = true;
 	m->input_done_us = clock_now_us();
-	send_rtcp(m, true);
+	/* The BYE ends the peer's recording of us: a lost one would leave
+	 * its --output running on. Three copies now, one in each later
+	 * report. */
+	for (int i = 0; i < 3; i++)
+		send_rtcp(m, true);
 	m->bye_sent = true;
 	log_debug("media: input `%s' sent (%u packets)", m->in_path, (unsigned)m->tx_pkts);
 	struct timeval tv = { MEDIA_DONE_TAIL_MS / 1000, (MEDIA_DONE_TAIL_MS % 1000) * 1000 };
@@ -279,12 +284,8 @@ static void on_rtcp(struct media *m, const uint8_t *pkt, size_t len, uint64_t no
 
 void media_input(struct media *m, const uint8_t *pkt, size_t len)
 {
-	if (!m)
-		return;
-	if (!m->running) {
-		log_debug("media: a packet before the call's audio started");
-		return;
-	}
+	if (!m || (!m->running && !m->listening))
+		return; /* before the call was answered, or after it ended */
 	uint64_t now = clock_now_us();
 	m->bytes_in += len;
 	if (rtcp_is_rtcp(pkt, len))
@@ -299,9 +300,9 @@ void media_input(struct media *m, const uint8_t *pkt, size_t len)
 		m->have_peer = true;
 		m->peer_ssrc = p.hdr.ssrc;
 		m->peer_first_us = now;
-	} else if (p.hdr.ssrc != m->peer_ssrc || m->peer_bye) {
-		/* One stream per call: anything else is a stranger's or a
-		 * leftover. */
+	} else if (p.hdr.ssrc != m->peer_ssrc) {
+		/* One stream per call: anything else is a stranger's. (Its
+		 * own packets may still come after its BYE, reordered.) */
 		m->bad++;
 		return;
 	}
@@ -394,8 +395,12 @@ static size_t play_one(struct media *m, uint64_t now)
 		m->frames++;
 		m->concealed += concealed;
 		/* Shrink the delay on a frame nobody will miss: a concealed
-		 * or quiet one, or any once the wish is urgent. */
-		if (o.adjust < 0 && (concealed || o.urgent || energy(m->pcm, n) < 100.0 * 100.0)) {
+		 * or quiet one (less quiet once the wish is urgent). Never a
+		 * loud one: after a late start the buffer holds the first
+		 * words, and speech pauses come soon enough; the buffer
+		 * itself drops beyond its ceiling. */
+		double quiet = o.urgent ? 1000.0 : 200.0;
+		if (o.adjust < 0 && (concealed || energy(m->pcm, n) < quiet * quiet)) {
 			jbuf_adjusted(m->jb, -(int32_t)n);
 			jbuf_get(m->jb, now, &o);
 			n = decode(m, &o, &concealed);
@@ -465,7 +470,7 @@ static void on_dev_timer(evutil_socket_t fd, short what, void *arg)
 static void on_rtcp_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct media *m = arg;
-	send_rtcp(m, false);
+	send_rtcp(m, m->bye_sent);
 	if (m->have_peer) {
 		struct jbuf_stats st;
 		jbuf_get_stats(m->jb, &st);
@@ -587,13 +592,24 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	snprintf(m->cname, sizeof(m->cname), "p2pcall-%08x", (unsigned)random());
+	uint32_t id;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint32_t)clock_now_us();
+	snprintf(m->cname, sizeof(m->cname), "p2pcall-%08x", (unsigned)id);
 	rx_reset(m);
 	*out = m;
 	return 0;
 out:
 	media_free(m);
 	return rc;
+}
+
+void media_listen(struct media *m)
+{
+	if (!m || m->running || m->listening)
+		return;
+	rx_reset(m);
+	m->listening = true;
 }
 
 int media_start(struct media *m, char *err, size_t errlen)
@@ -615,15 +631,18 @@ int media_start(struct media *m, char *err, size_t errlen)
 	}
 	m->reader_used = m->reader != NULL;
 	uint32_t r[3];
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		r[0] = (uint32_t)random(), r[1] = (uint32_t)random(), r[2] = (uint32_t)random();
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		uint64_t t = clock_now_us();
+		r[0] = (uint32_t)(t * 2654435761u), r[1] = (uint32_t)(t >> 7), r[2] = (uint32_t)(t >> 13);
+	}
 	m->ssrc = r[0];
 	m->seq = (uint16_t)r[1];
 	m->ts = r[2];
 	m->first_sent = false;
 	m->tx_pkts = m->tx_octets = 0;
 	m->input_done = m->bye_sent = m->done_reported = false;
-	rx_reset(m);
+	if (!m->listening)
+		rx_reset(m);
 	m->bytes_out = m->bytes_in = m->bad = m->frames = m->concealed = 0;
 	m->rtt_ms = NAN;
 	m->rtt_sum = m->jb_sum = 0;
@@ -631,13 +650,23 @@ int media_start(struct media *m, char *err, size_t errlen)
 	m->start_us = m->iv_us = now;
 	m->iv_bytes_out = m->iv_bytes_in = m->iv_frames = m->iv_concealed = 0;
 	if (m->dev) {
-		int rc = audio_dev_start(m->dev, err, errlen);
-		if (rc < 0)
-			return rc;
+		/* The stream runs from the first call to exit: stopping it
+		 * drains the driver, which can block on a stalled sound server
+		 * just as the call ends. A later call skips what was captured
+		 * in between. */
+		if (!m->dev_started) {
+			int rc = audio_dev_start(m->dev, err, errlen);
+			if (rc < 0)
+				return rc;
+			m->dev_started = true;
+		}
+		while (audio_dev_read(m->dev, m->pcm, OPUS_CODEC_MAX_SAMPLES) > 0)
+			;
 		struct timeval tv = { 0, DEV_POLL_US };
 		event_add(m->dev_timer, &tv);
 	}
 	m->running = true;
+	m->listening = false;
 	if (m->reader) {
 		m->send_next_us = now;
 		event_active(m->send_timer, EV_TIMEOUT, 0);
@@ -655,10 +684,9 @@ void media_stop(struct media *m)
 {
 	if (!m)
 		return;
-	if (!m->running) {
-		log_debug("media: a packet before the call's audio started");
+	m->listening = false;
+	if (!m->running)
 		return;
-	}
 	uint64_t now = clock_now_us();
 	/* A file holds all the peer sent: play out what is still buffered
 	 * (the call may end as its last packets arrive). */
@@ -679,11 +707,6 @@ void media_stop(struct media *m)
 	event_del(m->dev_timer);
 	event_del(m->rtcp_timer);
 	event_del(m->done_ev);
-	if (m->dev) {
-		char err[256];
-		if (audio_dev_stop(m->dev, err, sizeof(err)) < 0)
-			log_warn("media: %s", err);
-	}
 	m->running = false;
 }
 

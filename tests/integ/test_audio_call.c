@@ -35,6 +35,7 @@
 
 #define T 15000            /* ms: bound for any one step of a call */
 #define MIN_CORR 0.85
+#define LOSSY_MIN_CORR 0.75
 #define WRONG_MAX_CORR 0.65
 #define LEN_TOL_MS 100     /* a few frames: jitter buffer grow/shrink */
 
@@ -349,10 +350,10 @@ END_TEST
 START_TEST(bad_options)
 {
 	struct proc p;
-	const char *const bad[][4] = {
+	const char *const bad[][5] = { /* NULL-terminated rows */
 		{ "--frame-ms", "25", "a@127.0.0.1:1", NULL },
 		{ "--bitrate", "100", "a@127.0.0.1:1", NULL },
-		{ "--no-audio", "--input", "x.wav", "a@127.0.0.1:1" },
+		{ "--no-audio", "--input", "x.wav", "a@127.0.0.1:1", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(proc_start(&p, bad[i]), 0);
@@ -482,6 +483,106 @@ START_TEST(speech_through_portaudio)
 }
 END_TEST
 
+/* --- across the NAT lab, with delay, jitter and loss --- */
+
+static char lab_pfx[64];
+
+static void lab_teardown(void)
+{
+	if (lab_pfx[0])
+		lab_down(lab_pfx);
+}
+
+static int read_event(int fd, const char *name, char *l, size_t n, int timeout_ms)
+{
+	char want[64];
+	snprintf(want, sizeof(want), "\"event\":\"%s\"", name);
+	for (;;) {
+		if (lab_read_line(fd, l, n, timeout_ms) <= 0)
+			return -1;
+		if (strstr(l, want))
+			return 0;
+	}
+}
+
+/* A call with speech both ways across the lab (both behind port-
+ * restricted NATs: a direct path is punched; bob without NAT when
+ * rebinding). IMPAIR: the WAN router
+ * holds every packet 40 +- 10 ms and drops 5 %. REBIND: 2 s into the
+ * call NAT A forgets its mappings and moves to its other public address;
+ * bob sees alice's media come from a new address, the path follows it,
+ * and so does the audio, with no help from the media engine. */
+static void lab_call(bool impair, bool rebind, char *la, char *lb, size_t n)
+{
+	char server[64], id_a[96], id_b[96], f[64];
+	/* Bob's NAT must let alice's new address in: a port-restricted one
+	 * would filter it (bob never sent there), so bob has none then. */
+	ck_assert_msg(lab_up(lab_pfx, "port", rebind ? "none" : "port") == 0, "the lab did not come up");
+	ck_assert_int_eq(lab_addr(lab_pfx, "server", server, sizeof(server)), 0);
+	const char *bin = test_bin();
+	int srv_out, a_out, b_out;
+	pid_t srv = lab_spawn(lab_pfx, "server",
+			      (char *const[]){ (char *)bin, "-q", "--serve", "--listen", "0.0.0.0:7878", NULL },
+			      &srv_out);
+	ck_assert_int_gt(srv, 0);
+	usleep(300000);
+	if (impair)
+		ck_assert_int_eq(lab_impair(lab_pfx, 40, 10, 5), 0);
+	snprintf(id_b, sizeof(id_b), "bob@%s", server);
+	pid_t b = lab_spawn(lab_pfx, "b",
+			    (char *const[]){ (char *)bin, "--json", "--auto-answer", "--once", "--input", wav_b,
+					     "--output", out_b, id_b, NULL }, &b_out);
+	ck_assert_msg(read_event(b_out, "registered", lb, n, T) == 0, "bob did not register");
+	snprintf(id_a, sizeof(id_a), "alice@%s", server);
+	pid_t a = lab_spawn(lab_pfx, "a",
+			    (char *const[]){ (char *)bin, "--json", "--input", wav_a, "--output", out_a, id_a, "bob",
+					     NULL }, &a_out);
+	ck_assert_msg(read_event(a_out, "connected", la, n, T) == 0, "alice did not connect");
+	ck_assert_str_eq(json_field(la, "path", f, sizeof(f)), "direct");
+	if (rebind) {
+		char ip[64];
+		usleep(2000000);
+		ck_assert_int_eq(lab_rebind(lab_pfx, "nata", ip, sizeof(ip)), 0);
+		ck_assert_msg(read_event(b_out, "path", lb, n, T) == 0, "bob did not follow the rebinding");
+		fprintf(stderr, "audio_call: lab: NAT A now %s; bob: %s\n", ip, lb);
+		ck_assert_ptr_nonnull(strstr(json_field(lb, "remote", f, sizeof(f)), ip));
+	}
+	ck_assert_msg(read_event(a_out, "ended", la, n, T) == 0, "alice's call did not end");
+	ck_assert_msg(read_event(b_out, "ended", lb, n, T) == 0, "bob's call did not end");
+	ck_assert_int_eq(lab_wait(a, T), EXIT_OK);
+	ck_assert_int_eq(lab_wait(b, T), EXIT_OK);
+	fprintf(stderr, "audio_call: lab: %s\naudio_call: lab: %s\n", la, lb);
+	lab_kill(srv);
+	close(srv_out);
+	close(a_out);
+	close(b_out);
+	lab_down(lab_pfx);
+}
+
+/* FEC, PLC and the jitter buffer must still deliver the speech, and the
+ * figures must show the impairment. */
+START_TEST(speech_across_impaired_lab)
+{
+	if (lab_skip())
+		return;
+	char la[4096], lb[4096];
+	lab_call(true, false, la, lb, sizeof(la));
+	/* One crossing of the router each way: RTT ~80 ms; ~5 % loss. */
+	double rtt = json_num(la, "rtt_ms"), loss = json_num(la, "loss_pct");
+	ck_assert_msg(rtt >= 60 && rtt <= 200, "rtt %.1f ms", rtt);
+	ck_assert_msg(loss >= 1 && loss <= 12, "loss %.1f %%", loss);
+	ck_assert_msg(json_num(la, "jb_ms") >= 10, "jitter buffer %.0f ms", json_num(la, "jb_ms"));
+	ck_assert_msg(json_num(la, "concealed_pct") > 0, "nothing concealed with 5 %% loss");
+	check_heard(wav_b, out_a, LOSSY_MIN_CORR, "alice (lab)");
+	check_heard(wav_a, out_b, LOSSY_MIN_CORR, "bob (lab)");
+}
+END_TEST
+
+static void lab_setup(void)
+{
+	lab_prefix(lab_pfx, sizeof(lab_pfx), "audio");
+}
+
 Suite *audio_call_suite(void)
 {
 	Suite *s = suite_create("audio_call");
@@ -495,6 +596,12 @@ Suite *audio_call_suite(void)
 	tcase_add_test(c, bad_files_and_devices);
 	tcase_add_test(c, bad_options);
 	tcase_add_test(c, speech_through_portaudio);
+	suite_add_tcase(s, c);
+	c = tcase_create("lab");
+	tcase_set_timeout(c, 120);
+	tcase_add_unchecked_fixture(c, lab_setup, lab_teardown);
+	tcase_add_checked_fixture(c, setup, teardown);
+	tcase_add_test(c, speech_across_impaired_lab);
 	suite_add_tcase(s, c);
 	return s;
 }

@@ -161,7 +161,7 @@ struct rx {
 struct side {
 	const char *name;
 	int fd;
-	struct sockaddr_in local;
+	struct sockaddr_storage local;
 	struct turn_client *t;
 	bool allocated, failed, closed;
 	uint16_t fail_code;
@@ -225,12 +225,29 @@ static void side_event(void *ctx, const struct turn_event *ev)
 	}
 }
 
-static void side_init(struct side *s, const char *name, const char *user, const char *pass)
+/* A side on an IPv4 socket talking to coturn on 127.0.0.1, or (v6) on an
+ * IPv6 socket talking to it on ::1. */
+static void side_init_at(struct side *s, const char *name, const char *user, const char *pass,
+			 bool v6)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
-	s->fd = udp_socket(&s->local);
-	struct sockaddr_in srv = loopback(coturn_port);
+	struct sockaddr_storage srv;
+	memset(&srv, 0, sizeof(srv));
+	if (v6) {
+		s->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(s->fd, 0);
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		ck_assert_int_eq(bind(s->fd, SA(&a), sizeof(a)), 0);
+		socklen_t len = sizeof(s->local);
+		ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&s->local, &len), 0);
+		a.sin6_port = htons((uint16_t)coturn_port);
+		memcpy(&srv, &a, sizeof(a));
+	} else {
+		s->fd = udp_socket((struct sockaddr_in *)&s->local);
+		struct sockaddr_in a = loopback(coturn_port);
+		memcpy(&srv, &a, sizeof(a));
+	}
 	struct turn_config cfg = {
 		.server = SA(&srv), .username = user, .password = pass,
 		.send_cb = side_send, .event_cb = side_event, .ctx = s,
@@ -238,6 +255,11 @@ static void side_init(struct side *s, const char *name, const char *user, const 
 		.rto_us = 100000, .max_transmits = 5, .software = "p2pcall test",
 	};
 	ck_assert_int_eq(turn_new(&s->t, &cfg), 0);
+}
+
+static void side_init(struct side *s, const char *name, const char *user, const char *pass)
+{
+	side_init_at(s, name, user, pass, false);
 }
 
 static void side_free(struct side *s)
@@ -635,6 +657,43 @@ START_TEST(test_turn_io_libevent)
 }
 END_TEST
 
+/* The TURN server reached over IPv6 (coturn also on ::1): the mapped
+ * address is IPv6, the relayed one IPv4 (the default family), and the
+ * exchange with an IPv4 client works both ways over channels. */
+START_TEST(test_server_over_ipv6)
+{
+	if (system("ip -6 addr show lo 2>/dev/null | grep -q '::1'") != 0) {
+		fprintf(stderr, "SKIP turn_coturn ipv6: no IPv6 loopback on this machine\n");
+		return;
+	}
+	coturn_start("--listening-ip=::1");
+	struct side s[2];
+	side_init(&s[0], "alice4", "u", "p");
+	side_init_at(&s[1], "bob6", "u", "p", true);
+	ck_assert_int_eq(turn_start(s[0].t, now_us()), 0);
+	ck_assert_int_eq(turn_start(s[1].t, now_us()), 0);
+	ck_assert(pump(s, 2, all_allocated, 5000));
+	ck_assert_msg(s[0].allocated && s[1].allocated, "%s / %s", s[0].fail_reason,
+		      s[1].fail_reason);
+	ck_assert_int_eq(s[1].mapped.ss_family, AF_INET6);
+	ck_assert(ice_addr_equal(SA(&s[1].mapped), SA(&s[1].local)));
+	ck_assert_int_eq(s[1].relayed.ss_family, AF_INET);
+	ck_assert_int_eq(turn_bind_channel(s[0].t, now_us(), SA(&s[1].relayed)), TURN_CHANNEL_MIN);
+	ck_assert_int_eq(turn_bind_channel(s[1].t, now_us(), SA(&s[0].relayed)), TURN_CHANNEL_MIN);
+	ck_assert(pump(s, 2, all_channels, 5000));
+	ck_assert_int_eq(s[0].chan_ok + s[1].chan_ok, 2);
+	ck_assert_int_eq(turn_send(s[0].t, now_us(), SA(&s[1].relayed), (const uint8_t *)"to six", 6), 0);
+	ck_assert_int_eq(turn_send(s[1].t, now_us(), SA(&s[0].relayed), (const uint8_t *)"to four", 7), 0);
+	want_rx = 1;
+	ck_assert(pump(s, 2, all_received, 5000));
+	expect_rx(&s[1], 0, "to six", &s[0].relayed, true);
+	expect_rx(&s[0], 0, "to four", &s[1].relayed, true);
+	side_free(&s[0]);
+	side_free(&s[1]);
+	coturn_stop();
+}
+END_TEST
+
 Suite *turn_coturn_suite(void)
 {
 	Suite *s = suite_create("turn_coturn");
@@ -646,6 +705,7 @@ Suite *turn_coturn_suite(void)
 	tcase_add_test(c, test_wrong_password);
 	tcase_add_test(c, test_stale_nonce);
 	tcase_add_test(c, test_turn_io_libevent);
+	tcase_add_test(c, test_server_over_ipv6);
 	suite_add_tcase(s, c);
 	return s;
 }

@@ -32,7 +32,7 @@ const char *natcall_expected_path(const char *a, const char *b)
 	return "direct";
 }
 
-static int read_event(int fd, const char *name, char *line, size_t n)
+int natcall_read_event(int fd, const char *name, char *line, size_t n)
 {
 	char want[64];
 	snprintf(want, sizeof(want), "\"event\":\"%s\"", name);
@@ -70,7 +70,7 @@ int natcall_run(const char *type_a, const char *type_b, int delay_ms, const char
 	snprintf(id_b, sizeof(id_b), "bob@%s", server);
 	pid_t b = lab_spawn(prefix, "b", (char *const[]){ bin, "--json", "--no-audio", "--auto-answer", "--once", id_b, NULL },
 			    &b_out);
-	read_event(b_out, "registered", line, sizeof(line));
+	natcall_read_event(b_out, "registered", line, sizeof(line));
 	snprintf(id_a, sizeof(id_a), "alice@%s", server);
 	char *argv_a[16] = { bin, "--json", "--no-audio", "--duration", "1" };
 	int n = 5;
@@ -81,12 +81,12 @@ int natcall_run(const char *type_a, const char *type_b, int delay_ms, const char
 	argv_a[n] = NULL;
 	pid_t a = lab_spawn(prefix, "a", argv_a, &a_out);
 
-	if (read_event(a_out, "connected", line, sizeof(line)) == 0) {
+	if (natcall_read_event(a_out, "connected", line, sizeof(line)) == 0) {
 		json_field(line, "path", r->path_a, sizeof(r->path_a));
 		r->setup_ms = atof(json_field(line, "setup_ms", field, sizeof(field)));
 		r->path_ms_a = atof(json_field(line, "path_ms", field, sizeof(field)));
 	}
-	if (read_event(b_out, "connected", line, sizeof(line)) == 0) {
+	if (natcall_read_event(b_out, "connected", line, sizeof(line)) == 0) {
 		json_field(line, "path", r->path_b, sizeof(r->path_b));
 		r->path_ms_b = atof(json_field(line, "path_ms", field, sizeof(field)));
 	}

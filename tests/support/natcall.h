@@ -4,6 +4,8 @@
 #ifndef P2PCALL_TEST_NATCALL_H
 #define P2PCALL_TEST_NATCALL_H
 
+#include <stddef.h>
+
 struct natcall_result {
 	char path_a[16], path_b[16]; /* "direct", "relay", or "-" if never connected */
 	double setup_ms;             /* at alice: invitation -> path up */
@@ -17,6 +19,10 @@ struct natcall_result {
  * could not be built. */
 int natcall_run(const char *type_a, const char *type_b, int delay_ms, const char *const *extra_a,
 		struct natcall_result *r);
+
+/* Reads JSON event lines from FD (a lab_spawn'ed client's stdout) until
+ * one has "event":"NAME"; 0, or -1 at EOF or after 15 s. */
+int natcall_read_event(int fd, const char *name, char *line, size_t n);
 
 /* Removes a lab left by a natcall_run that was interrupted. */
 void natcall_cleanup(void);

@@ -665,6 +665,66 @@ START_TEST(test_data_indication)
 }
 END_TEST
 
+START_TEST(test_peer_failures)
+{
+	struct fix f;
+	struct stun_msg m;
+	fix_init(&f, "pass");
+	allocate(&f);
+	struct sockaddr_in p1 = mkaddr("203.0.113.50", 6000);
+	struct sockaddr_in p2 = mkaddr("203.0.113.60", 7000);
+
+	/* 403 to CreatePermission: that peer failed, the allocation lives */
+	ck_assert_int_eq(turn_permit(f.t, f.now, SA(&p1)), 0);
+	ck_assert(answer(&f, &(struct reply){ .cls = STUN_CLASS_ERROR, .code = 403,
+					      .key = f.key }));
+	ck_assert_uint_eq(f.n_ev, 1);
+	ck_assert_int_eq(f.ev[0].type, TURN_EVENT_PERMISSION_FAILED);
+	ck_assert_uint_eq(f.ev[0].code, 403);
+	ck_assert(ice_addr_equal(SA(&f.ev[0].peer), SA(&p1)));
+	ck_assert_msg(strstr(f.ev[0].reason, "CreatePermission: 403 Forbidden"), "%s",
+		      f.ev[0].reason);
+	ck_assert_int_eq(turn_get_state(f.t), TURN_STATE_ALLOCATED);
+
+	/* 400 to ChannelBind: CHANNEL_FAILED, and sending falls back to Send
+	 * indications */
+	ck_assert_int_eq(turn_bind_channel(f.t, f.now, SA(&p2)), 0x4000);
+	ck_assert(answer(&f, &(struct reply){ .cls = STUN_CLASS_ERROR, .code = 400,
+					      .key = f.key }));
+	ck_assert_uint_eq(f.n_ev, 2);
+	ck_assert_int_eq(f.ev[1].type, TURN_EVENT_CHANNEL_FAILED);
+	ck_assert_uint_eq(f.ev[1].channel, 0x4000);
+	ck_assert_int_eq(turn_send(f.t, f.now, SA(&p2), (const uint8_t *)"hi", 2), 0);
+	last(&f, &m);
+	ck_assert_int_eq(m.method, STUN_METHOD_SEND);
+	/* asking again reuses the number (RFC 8656 12: no rebinding to
+	 * another peer for a while) */
+	ck_assert_int_eq(turn_bind_channel(f.t, f.now, SA(&p2)), 0x4000);
+	last(&f, &m);
+	ck_assert_int_eq(m.method, STUN_METHOD_CHANNEL_BIND);
+	ck_assert_uint_eq(attr_u32(&m, STUN_ATTR_CHANNEL_NUMBER), 0x40000000);
+
+	/* a CreatePermission nobody answers times out alone */
+	struct sockaddr_in p3 = mkaddr("203.0.113.70", 8000);
+	ck_assert_int_eq(turn_permit(f.t, f.now, SA(&p3)), 0);
+	uint64_t t0 = f.now;
+	for (uint64_t ms = 0; ms <= 40000; ms += 100)
+		turn_tick(f.t, t0 + ms * MS);
+	ck_assert_uint_ge(f.n_ev, 3);
+	bool saw = false;
+	for (size_t i = 2; i < f.n_ev; i++)
+		if (f.ev[i].type == TURN_EVENT_PERMISSION_FAILED &&
+		    ice_addr_equal(SA(&f.ev[i].peer), SA(&p3))) {
+			saw = true;
+			ck_assert_uint_eq(f.ev[i].code, 0);
+			ck_assert_msg(strstr(f.ev[i].reason, "timeout"), "%s", f.ev[i].reason);
+		}
+	ck_assert(saw);
+	ck_assert_int_eq(turn_get_state(f.t), TURN_STATE_ALLOCATED);
+	turn_free(f.t);
+}
+END_TEST
+
 START_TEST(test_close)
 {
 	struct fix f;
@@ -698,29 +758,36 @@ END_TEST
 
 START_TEST(test_parse_uri)
 {
-	char u[32], p[32];
-	struct sockaddr_storage ss;
-	ck_assert_int_eq(turn_parse_uri("alice:s3:cret@192.0.2.5:3479", u, sizeof(u), p,
-					sizeof(p), &ss), 0);
+	char u[32], p[32], h[64];
+	uint16_t port;
+#define PARSE(str) turn_parse_uri(str, u, sizeof(u), p, sizeof(p), h, sizeof(h), &port)
+	ck_assert_int_eq(PARSE("alice:s3:cret@192.0.2.5:3479"), 0);
 	ck_assert_str_eq(u, "alice");
 	ck_assert_str_eq(p, "s3:cret");
-	ck_assert_int_eq(ss.ss_family, AF_INET);
-	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 3479);
-	ck_assert_int_eq(turn_parse_uri("u:p@w@[2001:db8::1]", u, sizeof(u), p, sizeof(p), &ss), 0);
+	ck_assert_str_eq(h, "192.0.2.5");
+	ck_assert_uint_eq(port, 3479);
+	ck_assert_int_eq(PARSE("u:p@w@[2001:db8::1]"), 0);
 	ck_assert_str_eq(p, "p@w");
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_uint_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 3478);
-	ck_assert_int_eq(turn_parse_uri("u:@127.0.0.1:1", u, sizeof(u), p, sizeof(p), &ss), 0);
+	ck_assert_str_eq(h, "2001:db8::1");
+	ck_assert_uint_eq(port, 3478);
+	ck_assert_int_eq(PARSE("u:p@[::1]:5000"), 0);
+	ck_assert_str_eq(h, "::1");
+	ck_assert_uint_eq(port, 5000);
+	ck_assert_int_eq(PARSE("u:@turn.example.org"), 0);
 	ck_assert_str_eq(p, "");
-	ck_assert_int_eq(turn_parse_uri("127.0.0.1:3478", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri(":p@127.0.0.1", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@host.example:3478", u, sizeof(u), p, sizeof(p), &ss),
-			 -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@127.0.0.1:70000", u, sizeof(u), p, sizeof(p), &ss),
-			 -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("u:p@127.0.0.1:", u, sizeof(u), p, sizeof(p), &ss), -EINVAL);
-	ck_assert_int_eq(turn_parse_uri("averyveryverylongusernamethatdoesnotfit:p@127.0.0.1",
-					u, sizeof(u), p, sizeof(p), &ss), -ENOSPC);
+	ck_assert_str_eq(h, "turn.example.org");
+	ck_assert_uint_eq(port, 3478);
+	ck_assert_int_eq(PARSE("127.0.0.1:3478"), -EINVAL);        /* no credentials */
+	ck_assert_int_eq(PARSE(":p@127.0.0.1"), -EINVAL);          /* no user */
+	ck_assert_int_eq(PARSE("u:p@"), -EINVAL);                  /* no host */
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:70000"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@127.0.0.1:34x"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@[::1"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@[::1]x"), -EINVAL);
+	ck_assert_int_eq(PARSE("u:p@host name"), -EINVAL);
+	ck_assert_int_eq(PARSE("averyveryverylongusernamethatdoesnotfit:p@127.0.0.1"), -ENOSPC);
+#undef PARSE
 }
 END_TEST
 
@@ -761,6 +828,7 @@ Suite *turn_suite(void)
 	tcase_add_test(tc, test_refresh_timing);
 	tcase_add_test(tc, test_channel_data);
 	tcase_add_test(tc, test_data_indication);
+	tcase_add_test(tc, test_peer_failures);
 	tcase_add_test(tc, test_close);
 	tcase_add_test(tc, test_parse_uri);
 	tcase_add_test(tc, test_bad_config);
