@@ -24,7 +24,7 @@ enum tui_key {
 };
 
 /* True when the terminal interface should be used, by the rule above
- * (and TERM is not "dumb"). */
+ * (and TERM is not "dumb", and we are not a background job). */
 bool tui_wanted(bool json, bool quiet);
 
 /* Saves the terminal's settings and switches stdin to single keys without

@@ -1427,7 +1427,7 @@ static void on_key(struct client *cl, enum tui_key k)
 		break;
 	case TUI_KEY_HELP:
 		tui_note(cl->cstate == C_ALERTING ? "keys: a answer, r reject, q reject and quit"
-			 : "keys: m mute/unmute, q hang up (or quit), ? this help");
+			 : "keys: m mute/unmute, q hang up and quit, ? this help");
 		break;
 	}
 }

@@ -36,8 +36,10 @@ static void puts_err(const char *s) { put(s, strlen(s)); }
 bool tui_wanted(bool json, bool quiet)
 {
 	const char *term = getenv("TERM");
+	/* A background job (`p2pcall ... &') leaves the terminal alone: it
+	 * would be stopped (SIGTTOU) for changing its settings. */
 	return !json && !quiet && isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
-	       !(term && strcmp(term, "dumb") == 0);
+	       !(term && strcmp(term, "dumb") == 0) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 }
 
 void tui_stop(void)
@@ -49,7 +51,14 @@ void tui_stop(void)
 		puts_err("\r\033[K");
 		shown = 0;
 	}
+	/* Sent to the background meanwhile (Ctrl-Z, bg), we would be stopped
+	 * here by SIGTTOU; with it blocked the settings are restored. */
+	sigset_t ttou, old;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	active = 0;
 	errno = saved_errno;
 }

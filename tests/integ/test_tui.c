@@ -6,6 +6,7 @@
  * touches the terminal again) and shows whether it restored the terminal.
  * Without tmux the suite says so and skips. */
 #include <check.h>
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "audio_cmp.h"
 #include "p2pcall/audio_file.h"
 #include "p2pcall/cli.h"
+#include "p2pcall/tui.h"
 #include "proc.h"
 
 #define T 8000 /* ms: bound for any one step */
@@ -155,7 +157,7 @@ static void start_callee(const char *extra)
 		   "stty -a | tr -s ' ;\\n' ' '\necho\necho STTY-END\n", bin, S.port);
 	fclose(f);
 	ck_assert_int_eq(sh("tmux -L %s send-keys -t t \"sh %s %s\" Enter", sock, script, extra), 0);
-	wait_pane("registered as bob");
+	wait_pane("registered"); /* as prose or JSON */
 }
 
 static void start_caller(struct proc *p)
@@ -398,6 +400,91 @@ START_TEST(stderr_not_a_terminal_is_plain)
 }
 END_TEST
 
+/* --json on a terminal: JSON on stdout, no prompt, no status line; a
+ * then Enter answers as before. */
+START_TEST(json_on_a_terminal_is_plain)
+{
+	skip_without_tmux();
+	if (!have_tmux)
+		return;
+	struct proc alice;
+	start_callee("--json --no-audio");
+	start_caller(&alice);
+	wait_pane("\"event\":\"incoming\"");
+	ck_assert_ptr_null(strstr(screen, "answer? [a]nswer"));
+	keys("a");
+	usleep(300000);
+	ck_assert_msg(!strstr(pane(), "\"event\":\"connected\""), "answered without Enter:\n%s", screen);
+	keys("Enter");
+	expect_event(&alice, "connected");
+	wait_pane("\"event\":\"connected\"");
+	sleep(1);
+	ck_assert_msg(!strstr(pane(), "no audio") && !strstr(screen, "0:0"), "a status line:\n%s", screen);
+	proc_signal(&alice, SIGINT);
+	expect_event(&alice, "ended");
+	expect_restored(EXIT_OK);
+	proc_stop(&alice);
+}
+END_TEST
+
+/* A background job on the terminal does not touch it (it would be
+ * stopped by SIGTTOU): it runs its call with the plain lines. */
+START_TEST(background_job_is_plain)
+{
+	skip_without_tmux();
+	if (!have_tmux)
+		return;
+	struct proc alice;
+	char id[64];
+	ck_assert_int_eq(sh("tmux -L %s send-keys -t t \"'%s' --no-audio --auto-answer --once bob@127.0.0.1:%d &\" Enter",
+			    sock, bin, S.port), 0);
+	wait_pane("registered as bob");
+	snprintf(id, sizeof(id), "alice@127.0.0.1:%d", S.port);
+	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--no-audio", "--duration", "1", id, "bob", NULL }), 0);
+	expect_event(&alice, "connected");
+	expect_event(&alice, "ended");
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_OK);
+	const char *l = wait_pane("ended: peer-hangup");
+	ck_assert_ptr_nonnull(strstr(screen, "incoming call from alice, answering"));
+	ck_assert_ptr_null(strstr(screen, "no audio"));
+	(void)l;
+	keys("Enter");
+	/* bash reports the job: done, not stopped. */
+	wait_pane("Done");
+	ck_assert_ptr_null(strstr(screen, "Stopped"));
+	proc_stop(&alice);
+}
+END_TEST
+
+/* The keys, from bytes: letters both cases, escape sequences skipped,
+ * the end of input told apart from no key. */
+START_TEST(keys_from_bytes)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	const char in[] = "a?M\033[Aq\033OPrxyN\003h";
+	ck_assert_int_eq(write(fds[1], in, sizeof(in) - 1), (ssize_t)(sizeof(in) - 1));
+	enum tui_key k[32];
+	int n = tui_read_keys(fds[0], k, 32);
+	const enum tui_key want[] = { TUI_KEY_ANSWER, TUI_KEY_HELP, TUI_KEY_MUTE, TUI_KEY_HANGUP,
+				      TUI_KEY_REJECT, TUI_KEY_ANSWER, TUI_KEY_REJECT, TUI_KEY_HANGUP,
+				      TUI_KEY_HELP };
+	ck_assert_int_eq(n, (int)(sizeof(want) / sizeof(want[0])));
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(k[i], want[i]);
+	/* MAX bounds what is stored. */
+	ck_assert_int_eq(write(fds[1], "mmmm", 4), 4);
+	ck_assert_int_eq(tui_read_keys(fds[0], k, 2), 2);
+	close(fds[1]);
+	ck_assert_int_eq(tui_read_keys(fds[0], k, 32), -EPIPE);
+	close(fds[0]);
+	/* Never for --json or -q, whatever the terminal. */
+	ck_assert(!tui_wanted(true, false));
+	ck_assert(!tui_wanted(false, true));
+	ck_assert(!tui_active());
+}
+END_TEST
+
 /* No terminal at all (pipes): the plain lines only. */
 START_TEST(pipes_are_plain)
 {
@@ -446,6 +533,11 @@ Suite *tui_suite(void)
 	tcase_add_test(c, crash_restores_terminal);
 	tcase_add_test(c, stderr_not_a_terminal_is_plain);
 	tcase_add_test(c, pipes_are_plain);
+	tcase_add_test(c, json_on_a_terminal_is_plain);
+	tcase_add_test(c, background_job_is_plain);
 	suite_add_tcase(s, c);
+	TCase *k = tcase_create("keys");
+	tcase_add_test(k, keys_from_bytes);
+	suite_add_tcase(s, k);
 	return s;
 }
