@@ -107,9 +107,9 @@ static int run(const char *in, const char *out_a, const char *out_b, unsigned fr
 	media_call_stats(B.m, &st);
 	double budget = frame_ms + 6.5 + delay_ms + st.jb_ms;
 	printf("%5u ms %4d +%3d ms %4.0f %% | jb %5.1f ms  jitter %5.1f ms  concealed %4.1f %%  rtt %5.1f ms"
-	       " | mouth-to-ear ~%5.1f ms\n",
+	       " | mouth-to-ear ~%5.1f ms, tool's own ~%5.1f ms\n",
 	       frame_ms, delay_ms, jitter_ms, loss_pct, st.jb_ms, st.jitter_ms, st.concealed_pct, st.rtt_ms,
-	       budget);
+	       budget, budget - delay_ms);
 	media_free(A.m);
 	media_free(B.m);
 	A.m = B.m = NULL;
@@ -129,9 +129,12 @@ int main(void)
 	if (write_signal(in, 3.0) < 0)
 		return 1;
 	static const struct { unsigned frame; int delay, jitter; double loss; } cases[] = {
+		{ 10, 0, 0, 0 }, { 10, 20, 5, 0 },
 		{ 20, 0, 0, 0 }, { 20, 20, 5, 0 }, { 20, 40, 20, 2 }, { 20, 60, 40, 5 }, { 60, 40, 20, 2 },
 	};
-	printf("frame  delay jitter loss | receiver (whole call)\n");
+	printf("frame  delay jitter loss | receiver (whole call)\n"
+	       "(mouth-to-ear is a budget: frame + Opus look-ahead 6.5 ms + transit + jitter-buffer delay;\n"
+	       " the tool's own share leaves out the network's delay; goal <= 30 ms with 10 ms frames)\n");
 	srand(1);
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++) {
