@@ -33,6 +33,7 @@ struct cli {
 	const char *listen;
 	const char *config;        /* --serve --config FILE */
 	unsigned keepalive_s, ring_timeout_s, register_timeout_s;
+	unsigned max_clients, max_per_ip; /* 0: the server's defaults */
 	/* client */
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */

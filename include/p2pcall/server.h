@@ -11,6 +11,8 @@ struct server_opts {
 	unsigned keepalive_s;      /* 0: 30 */
 	unsigned ring_timeout_s;   /* 0: 30 */
 	unsigned register_timeout_s; /* 0: 10 */
+	unsigned max_clients;      /* connections at once; 0: 100000 */
+	unsigned max_per_ip;       /* connections from one address; 0: 256 */
 };
 
 /* Runs until SIGINT or SIGTERM. Returns a process exit status. */

@@ -18,6 +18,9 @@ struct sb_config {
 	uint64_t ring_timeout_us;     /* 0: 30 s */
 	size_t max_known_names;       /* offline names remembered; 0: 100000 */
 	unsigned max_malformed;       /* then close; 0: 16 */
+	uint64_t line_timeout_us;     /* a line begun must end within; 0: 10 s */
+	unsigned lines_per_s;         /* per connection, sustained; 0: 50 */
+	unsigned lines_burst;         /* per connection, at once; 0: 100 */
 };
 
 struct sb_ops {
@@ -43,6 +46,8 @@ struct sb_stats {
 	uint64_t overlong;         /* lines over the limit */
 	uint64_t errors_sent;      /* ERR replies */
 	uint64_t register_timeouts;
+	uint64_t line_timeouts;    /* slow lines (a partial line left hanging) */
+	uint64_t rate_limited;     /* lines refused for coming too fast */
 	uint64_t no_answer;
 	uint64_t peer_gone;
 };

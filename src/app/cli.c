@@ -48,13 +48,15 @@ const char cli_usage[] =
 	"  --keepalive SECONDS   keepalive interval announced to clients (default 30)\n"
 	"  --ring-timeout SECONDS        unanswered calls end after this (default 30)\n"
 	"  --register-timeout SECONDS    time allowed to register (default 10)\n"
+	"  --max-clients N       connections at once (default 100000)\n"
+	"  --max-per-ip N        connections from one address (default 256)\n"
 	"common:\n"
 	"  -v, --verbose  more diagnostics    -q, --quiet  errors only\n"
 	"  -h, --help     this text           -V, --version\n"
 	"see p2pcall(1) for events, exit statuses and the protocol\n";
 
 enum {
-	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
+	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_PER_IP, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL, OPT_TURN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
@@ -64,6 +66,8 @@ static const struct option options[] = {
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
 	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
@@ -184,6 +188,15 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		case OPT_SERVE: c->serve = true; break;
 		case OPT_LISTEN: c->listen = optarg; server_opt = true; break;
 		case OPT_CONFIG: c->config = optarg; server_opt = true; break;
+		case OPT_MAX_CLIENTS:
+		case OPT_MAX_PER_IP: {
+			long v;
+			const char *name = opt == OPT_MAX_CLIENTS ? "--max-clients" : "--max-per-ip";
+			rc = whole_number(name, optarg, 1, 1000000, &v, err, n);
+			*(opt == OPT_MAX_CLIENTS ? &c->max_clients : &c->max_per_ip) = (unsigned)v;
+			server_opt = true;
+			break;
+		}
 		case OPT_KEEPALIVE:
 			rc = whole_seconds("--keepalive", optarg, &c->keepalive_s, err, n);
 			server_opt = true;
@@ -266,8 +279,8 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			    c->bitrate))
 		return fail(err, n, "--no-audio cannot be combined with other audio options");
 	if (server_opt)
-		return fail(err, n, "--listen, --keepalive, --ring-timeout and --register-timeout "
-			    "need --serve");
+		return fail(err, n, "--listen, --config, --keepalive, --ring-timeout, --register-timeout, "
+			    "--max-clients and --max-per-ip need --serve");
 	/* The configuration file's identity stands in for NAME@HOST when the
 	 * first argument is not one (then it is the peer). */
 	const char *id = rest >= 1 ? argv[optind] : NULL;

@@ -57,6 +57,8 @@ static int run(const struct cli *cli)
 			.keepalive_s = cli->keepalive_s,
 			.ring_timeout_s = cli->ring_timeout_s,
 			.register_timeout_s = cli->register_timeout_s,
+			.max_clients = cli->max_clients,
+			.max_per_ip = cli->max_per_ip,
 		};
 		return server_run(&o);
 	}

@@ -32,6 +32,11 @@ struct sb_conn {
 	uint64_t opened_us;
 	struct list all;          /* in sb->conns */
 	struct list unregistered; /* in sb->reg_queue until registered */
+	struct list partial;      /* in sb->line_queue while a line is unfinished */
+	uint64_t partial_since_us;
+	double line_tokens;       /* token bucket for lines/s */
+	uint64_t line_refill_us;
+	unsigned rate_drops;
 	struct sb_call *call;
 	char name[33];
 	char seen[56];
@@ -48,6 +53,7 @@ struct sb {
 	 * is deadline order: O(1) to add, remove and find the next one. */
 	struct list reg_queue;
 	struct list ring_queue;
+	struct list line_queue;
 	unsigned long long next_call_id;
 	struct sb_stats stats;
 };
@@ -72,11 +78,18 @@ int sb_new(struct sb **out, const struct sb_config *cfg, const struct sb_ops *op
 		sb->cfg.max_known_names = 100000;
 	if (!sb->cfg.max_malformed)
 		sb->cfg.max_malformed = 16;
+	if (!sb->cfg.line_timeout_us)
+		sb->cfg.line_timeout_us = 10 * 1000000ull;
+	if (!sb->cfg.lines_per_s)
+		sb->cfg.lines_per_s = 50;
+	if (!sb->cfg.lines_burst)
+		sb->cfg.lines_burst = 100;
 	sb->ops = *ops;
 	sb->ctx = ctx;
 	list_init(&sb->conns);
 	list_init(&sb->reg_queue);
 	list_init(&sb->ring_queue);
+	list_init(&sb->line_queue);
 	if (strmap_new(&sb->names) < 0 || strmap_new(&sb->known) < 0) {
 		sb_free(sb);
 		return -ENOMEM;
@@ -208,6 +221,8 @@ static void release(struct sb *sb, struct sb_conn *c)
 	}
 	if (list_linked(&c->unregistered))
 		list_del(&c->unregistered);
+	if (list_linked(&c->partial))
+		list_del(&c->partial);
 	if (c->call) {
 		sb->stats.peer_gone++;
 		end_call_for_other(sb, c, "peer-gone");
@@ -234,6 +249,9 @@ struct sb_conn *sb_conn_open(struct sb *sb, void *io, const char *seen, uint64_t
 	list_add_tail(&sb->conns, &c->all);
 	list_init(&c->unregistered);
 	list_add_tail(&sb->reg_queue, &c->unregistered);
+	list_init(&c->partial);
+	c->line_tokens = sb->cfg.lines_burst;
+	c->line_refill_us = now_us;
 	sb->stats.conns++;
 
 	struct sig_writer w;
@@ -435,10 +453,35 @@ static void cmd_call_update(struct sb *sb, struct sb_conn *c, const struct sig_m
 	}
 }
 
+/* Token bucket per connection: a client may send lines_burst lines at
+ * once and lines_per_s sustained; more are refused, and a client that
+ * keeps pushing is closed. */
+static bool line_allowed(struct sb *sb, struct sb_conn *c, uint64_t now)
+{
+	if (now > c->line_refill_us) {
+		c->line_tokens += (double)(now - c->line_refill_us) * sb->cfg.lines_per_s / 1e6;
+		if (c->line_tokens > sb->cfg.lines_burst)
+			c->line_tokens = sb->cfg.lines_burst;
+		c->line_refill_us = now;
+	}
+	if (c->line_tokens >= 1) {
+		c->line_tokens -= 1;
+		return true;
+	}
+	sb->stats.rate_limited++;
+	if (c->rate_drops++ == 0)
+		send_err(sb, c, NULL, 429, "rate-limited");
+	if (c->rate_drops >= sb->cfg.lines_burst)
+		request_close(sb, c);
+	return false;
+}
+
 static void handle_line(struct sb *sb, struct sb_conn *c, char *line, size_t len, uint64_t now)
 {
 	struct sig_msg m;
 	sb->stats.lines++;
+	if (!line_allowed(sb, c, now))
+		return;
 	int rc = sig_msg_parse(line, len, &m);
 	if (rc == -ENODATA)
 		return;
@@ -514,11 +557,33 @@ void sb_conn_feed(struct sb *sb, struct sb_conn *c, char *data, size_t n, uint64
 		sb->stats.overlong += rc == -EMSGSIZE;
 		send_err(sb, c, NULL, 400, rc == -EMSGSIZE ? "line-too-long" : "no-memory");
 		request_close(sb, c);
+		return;
+	}
+	/* A line begun must be finished in time: a client dribbling one byte
+	 * now and then must not hold a connection (and its buffer) forever.
+	 * The clock starts when a line is first left unfinished. */
+	if (c->state == C_CLOSING)
+		return;
+	bool pending = sig_parser_pending(&c->parser);
+	if (pending && !list_linked(&c->partial)) {
+		c->partial_since_us = now_us;
+		list_add_tail(&sb->line_queue, &c->partial);
+	} else if (!pending && list_linked(&c->partial)) {
+		list_del(&c->partial);
 	}
 }
 
 void sb_tick(struct sb *sb, uint64_t now)
 {
+	while (!list_empty(&sb->line_queue)) {
+		struct sb_conn *c = list_entry(sb->line_queue.next, struct sb_conn, partial);
+		if (c->partial_since_us + sb->cfg.line_timeout_us > now)
+			break;
+		sb->stats.line_timeouts++;
+		list_del(&c->partial);
+		send_err(sb, c, NULL, 408, "line-timeout");
+		request_close(sb, c);
+	}
 	while (!list_empty(&sb->reg_queue)) {
 		struct sb_conn *c = list_entry(sb->reg_queue.next, struct sb_conn, unregistered);
 		if (c->opened_us + sb->cfg.register_timeout_us > now)
@@ -541,9 +606,14 @@ void sb_tick(struct sb *sb, uint64_t now)
 uint64_t sb_next_deadline(const struct sb *sb)
 {
 	uint64_t d = UINT64_MAX;
+	if (!list_empty(&sb->line_queue)) {
+		const struct sb_conn *c = list_entry(sb->line_queue.next, struct sb_conn, partial);
+		d = c->partial_since_us + sb->cfg.line_timeout_us;
+	}
 	if (!list_empty(&sb->reg_queue)) {
 		const struct sb_conn *c = list_entry(sb->reg_queue.next, struct sb_conn, unregistered);
-		d = c->opened_us + sb->cfg.register_timeout_us;
+		if (c->opened_us + sb->cfg.register_timeout_us < d)
+			d = c->opened_us + sb->cfg.register_timeout_us;
 	}
 	if (!list_empty(&sb->ring_queue)) {
 		const struct sb_call *call = list_entry(sb->ring_queue.next, struct sb_call, ringing);

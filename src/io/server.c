@@ -9,6 +9,7 @@
 #include "p2pcall/log.h"
 #include "p2pcall/netaddr.h"
 #include "p2pcall/relay.h"
+#include "p2pcall/strmap.h"
 #include "p2pcall/stun_responder.h"
 #include "p2pcall/switchboard.h"
 
@@ -43,6 +44,16 @@ struct server {
 	uint64_t stun_answered, stun_dropped;
 	bool logged_stun_drop;
 	struct list conns;
+	/* Limits: connections at once, and per source address (a NAT may put
+	 * many users behind one address, so the default is generous). */
+	unsigned max_clients, max_per_ip, nconns;
+	struct strmap *per_ip; /* IP text -> struct ip_count */
+	uint64_t refused_full, refused_ip;
+};
+
+struct ip_count {
+	unsigned n;
+	char ip[NETADDR_STRLEN];
 };
 
 struct conn {
@@ -50,8 +61,17 @@ struct conn {
 	struct bufferevent *bev;
 	struct sb_conn *sb;
 	struct list link; /* in server.conns */
+	struct ip_count *ipc;
 	bool closing;
 };
+
+static void ip_release(struct server *srv, struct ip_count *ipc)
+{
+	if (ipc && --ipc->n == 0) {
+		strmap_del(srv->per_ip, ipc->ip);
+		free(ipc);
+	}
+}
 
 static void rearm(struct server *srv)
 {
@@ -81,6 +101,8 @@ static void conn_finish(struct conn *c)
 	struct server *srv = c->srv;
 	sb_conn_close(srv->sb, c->sb, clock_now_us());
 	list_del(&c->link);
+	ip_release(srv, c->ipc);
+	srv->nconns--;
 	bufferevent_free(c->bev);
 	free(c);
 	rearm(srv);
@@ -177,6 +199,36 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	netaddr_unmap(&ss, &len);
 	netaddr_str((struct sockaddr *)&ss, seen, sizeof(seen));
 
+	/* Over a limit: one line saying why, then close (no state kept). */
+	char ip[NETADDR_STRLEN];
+	netaddr_ip_str((struct sockaddr *)&ss, ip, sizeof(ip));
+	struct ip_count *ipc = strmap_get(srv->per_ip, ip);
+	const char *refusal = NULL;
+	if (srv->nconns >= srv->max_clients) {
+		refusal = "ERR code=503 reason=server-full\n";
+		srv->refused_full++;
+	} else if (ipc && ipc->n >= srv->max_per_ip) {
+		refusal = "ERR code=429 reason=too-many-connections\n";
+		srv->refused_ip++;
+	}
+	if (refusal) {
+		if (send(fd, refusal, strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("refusing %s: %s", seen, strerror(errno));
+		close(fd);
+		return;
+	}
+	if (!ipc) {
+		ipc = calloc(1, sizeof(*ipc));
+		if (ipc)
+			snprintf(ipc->ip, sizeof(ipc->ip), "%s", ip);
+		if (!ipc || strmap_put(srv->per_ip, ipc->ip, ipc) < 0) {
+			free(ipc);
+			close(fd);
+			return;
+		}
+	}
+	ipc->n++;
+
 	/* Small latency-bound messages: never wait to coalesce them. */
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -184,6 +236,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c || !bev) {
 		log_error("out of memory accepting %s", seen);
+		ip_release(srv, ipc);
 		free(c);
 		if (bev)
 			bufferevent_free(bev);
@@ -195,10 +248,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->bev = bev;
 	c->sb = sb_conn_open(srv->sb, c, seen, clock_now_us());
 	if (!c->sb) {
+		ip_release(srv, ipc);
 		bufferevent_free(bev);
 		free(c);
 		return;
 	}
+	c->ipc = ipc;
+	srv->nconns++;
 	list_add_tail(&srv->conns, &c->link);
 	bufferevent_setcb(bev, on_read, on_write, on_event, c);
 	/* Silence for three keepalive periods means the client is gone. */
@@ -373,7 +429,10 @@ int server_run(const struct server_opts *opts)
 
 	srv.base = event_base_new();
 	srv.udp = udp;
-	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 || relay_new(&srv.relay, NULL) < 0)
+	srv.max_clients = opts->max_clients ? opts->max_clients : 100000;
+	srv.max_per_ip = opts->max_per_ip ? opts->max_per_ip : 256;
+	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 || relay_new(&srv.relay, NULL) < 0 ||
+	    strmap_new(&srv.per_ip) < 0)
 		goto out;
 	srv.listener = evconnlistener_new(srv.base, on_accept, &srv, LEV_OPT_CLOSE_ON_FREE, -1, tcp);
 	if (!srv.listener)
@@ -403,12 +462,15 @@ int server_run(const struct server_opts *opts)
 	const struct relay_stats *rs = relay_stats(srv.relay);
 	log_info("served %llu calls; %llu malformed lines, %llu overlong, %llu register timeouts; "
 		 "STUN: %llu answered, %llu dropped; relay: %llu calls, %llu packets forwarded, "
-		 "%llu dropped (bad token), %llu dropped (rate)",
+		 "%llu dropped (bad token), %llu dropped (rate); refused %llu connections (full), "
+		 "%llu (per address); %llu slow lines, %llu rate-limited lines",
 		 (unsigned long long)st->calls_total, (unsigned long long)st->malformed,
 		 (unsigned long long)st->overlong, (unsigned long long)st->register_timeouts,
 		 (unsigned long long)srv.stun_answered, (unsigned long long)srv.stun_dropped,
 		 (unsigned long long)rs->allocations, (unsigned long long)rs->forwarded,
-		 (unsigned long long)rs->dropped_bad_token, (unsigned long long)rs->dropped_rate);
+		 (unsigned long long)rs->dropped_bad_token, (unsigned long long)rs->dropped_rate,
+		 (unsigned long long)srv.refused_full, (unsigned long long)srv.refused_ip,
+		 (unsigned long long)st->line_timeouts, (unsigned long long)st->rate_limited);
 	status = 0;
 out:
 	if (status)
@@ -416,9 +478,11 @@ out:
 	while (!list_empty(&srv.conns)) {
 		struct conn *c = list_entry(srv.conns.next, struct conn, link);
 		list_del(&c->link);
+		ip_release(&srv, c->ipc);
 		bufferevent_free(c->bev);
 		free(c);
 	}
+	strmap_free(srv.per_ip);
 	sb_free(srv.sb); /* frees the connections' protocol state */
 	relay_free(srv.relay);
 	if (srv.listener)

@@ -29,7 +29,8 @@ START_TEST(legit_call_survives_garbage_and_flood)
 {
 	char line[2048], field[128];
 	/* Short register timeout so the flood is also reaped during the test. */
-	ck_assert_int_eq(server_start(&S, (const char *[]){ "--register-timeout", "2", NULL }), 0);
+	/* The flood comes from one address: allow it, to test survival. */
+	ck_assert_int_eq(server_start(&S, (const char *[]){ "--register-timeout", "2", "--max-per-ip", "5000", NULL }), 0);
 
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -140,6 +141,50 @@ START_TEST(stun_port_ignores_junk)
 }
 END_TEST
 
+/* Connects from SRC (a 127.0.0.x address) to the server. */
+static int connect_from(const char *src, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET }, d = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, src, &a.sin_addr);
+	d.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || connect(fd, (struct sockaddr *)&d, sizeof(d)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+START_TEST(connection_limits)
+{
+	char line[512];
+	int fd[8];
+	ck_assert_int_eq(server_start(&S, (const char *[]){ "--max-per-ip", "3", "--max-clients", "5", NULL }), 0);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = connect_from("127.0.0.1", S.port);
+		ck_assert_int_eq(tcp_expect(fd[i], "HELLO ", line, sizeof(line), T), 0);
+	}
+	/* A fourth from the same address: refused, with the reason. */
+	fd[3] = connect_from("127.0.0.1", S.port);
+	ck_assert_int_eq(tcp_expect(fd[3], "ERR code=429 reason=too-many-connections", line, sizeof(line), T), 0);
+	ck_assert_int_eq(tcp_line(fd[3], line, sizeof(line), T), -EPIPE);
+	/* Others are still welcome, up to the total. */
+	for (int i = 4; i < 6; i++) {
+		fd[i] = connect_from("127.0.0.2", S.port);
+		ck_assert_int_eq(tcp_expect(fd[i], "HELLO ", line, sizeof(line), T), 0);
+	}
+	fd[6] = connect_from("127.0.0.3", S.port);
+	ck_assert_int_eq(tcp_expect(fd[6], "ERR code=503 reason=server-full", line, sizeof(line), T), 0);
+	/* A place freed is a place taken again. */
+	close(fd[0]);
+	usleep(200000);
+	fd[7] = connect_from("127.0.0.1", S.port);
+	ck_assert_int_eq(tcp_expect(fd[7], "HELLO ", line, sizeof(line), T), 0);
+	for (int i = 1; i < 8; i++)
+		close(fd[i]);
+}
+END_TEST
+
 Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -148,6 +193,7 @@ Suite *hostile_suite(void)
 	tcase_add_checked_fixture(c, NULL, teardown);
 	tcase_add_test(c, legit_call_survives_garbage_and_flood);
 	tcase_add_test(c, stun_port_ignores_junk);
+	tcase_add_test(c, connection_limits);
 	suite_add_tcase(s, c);
 	return s;
 }

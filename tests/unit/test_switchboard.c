@@ -9,7 +9,7 @@
 #include "p2pcall/switchboard.h"
 
 #define MAXC 8
-#define MAXL 64
+#define MAXL 512
 
 struct fake {
 	struct sb *sb;
@@ -389,6 +389,60 @@ START_TEST(one_byte_at_a_time)
 }
 END_TEST
 
+START_TEST(slow_line_times_out)
+{
+	registered(0, "alice");
+	registered(1, "bob");
+	F.now = 1000;
+	say(0, "PING id=");  /* a line begun, never finished */
+	say(1, "PING id=1\n");
+	expect(1, "PONG id=1");
+	ck_assert_uint_eq(sb_next_deadline(F.sb), 1000 + 10000000);
+	F.now += 5000000;
+	say(0, "1");          /* still no LF: the clock keeps running */
+	sb_tick(F.sb, 1000 + 9999999);
+	ck_assert(!F.closed[0]);
+	sb_tick(F.sb, 1000 + 10000000);
+	expect(0, "ERR code=408 reason=line-timeout");
+	ck_assert(F.closed[0]);
+	ck_assert(!F.closed[1]);
+	ck_assert_uint_eq(sb_stats(F.sb)->line_timeouts, 1);
+	/* A line finished in time stops the clock. */
+	say(1, "PING id=");
+	F.now += 9000000;
+	say(1, "2\n");
+	expect(1, "PONG id=2");
+	sb_tick(F.sb, F.now + 20000000 - 9000000);
+	ck_assert(!F.closed[1]);
+}
+END_TEST
+
+START_TEST(line_flood_is_limited)
+{
+	registered(0, "alice");
+	/* The registration used 2 of the 100-line burst; 98 more pass. */
+	for (int i = 0; i < 98; i++)
+		say(0, "PING\n");
+	for (int i = 0; i < 98; i++)
+		expect(0, "PONG");
+	say(0, "PING\n");
+	expect(0, "ERR code=429 reason=rate-limited");
+	say(0, "PING\n");
+	expect_nothing(0); /* refused quietly after the first notice */
+	F.now += 1000000; /* a second later, 50 more lines are allowed */
+	for (int i = 0; i < 50; i++)
+		say(0, "PING\n");
+	for (int i = 0; i < 50; i++)
+		expect(0, "PONG");
+	ck_assert(!F.closed[0]);
+	ck_assert_uint_eq(sb_stats(F.sb)->rate_limited, 2);
+	/* A client that keeps pushing is closed. */
+	for (int i = 0; i < 200 && !F.closed[0]; i++)
+		say(0, "PING\n");
+	ck_assert(F.closed[0]);
+}
+END_TEST
+
 START_TEST(quit)
 {
 	registered(0, "alice");
@@ -478,6 +532,8 @@ Suite *switchboard_suite(void)
 	tcase_add_checked_fixture(c, setup, teardown);
 	tcase_add_test(c, garbage_is_answered_then_closed);
 	tcase_add_test(c, overlong_line_closes);
+	tcase_add_test(c, slow_line_times_out);
+	tcase_add_test(c, line_flood_is_limited);
 	tcase_add_test(c, one_byte_at_a_time);
 	suite_add_tcase(s, c);
 	return s;
