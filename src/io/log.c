@@ -1,5 +1,6 @@
 /* Leveled logging to stderr, one line per message. */
 #include "p2pcall/log.h"
+#include "p2pcall/tui.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One fprintf so concurrent processes' lines do not interleave. */
+	/* Clear a live status line first (a no-op off the terminal UI). One
+	 * fprintf so concurrent processes' lines do not interleave. */
+	tui_clear();
 	fprintf(stderr, "%s p2pcall %s: %s\n", stamp, names[level], line);
 }
