@@ -2,7 +2,10 @@
  * loopback, JSON events and exit statuses checked. Where a test needs the
  * other party to do something precise (reject, ring forever, vanish), it
  * speaks the protocol itself over a raw TCP socket. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -376,6 +379,38 @@ START_TEST(on_call_command_decides)
 }
 END_TEST
 
+/* A server that answers the invitation with an error the client does not
+ * know: the client says so and exits with status 1 (unexpected failure). */
+START_TEST(unexpected_server_error)
+{
+	struct proc alice;
+	char l[1024], id[64];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &len);
+	snprintf(id, sizeof(id), "alice@127.0.0.1:%d", ntohs(sa.sin_port));
+	/* No STUN on this "server": the client waits out its STUN tries. */
+	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--no-audio", id, "bob", NULL }), 0);
+	int fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	tcp_send(fd, "HELLO version=1 agent=fake keepalive=30\n");
+	ck_assert_int_eq(tcp_expect(fd, "REGISTER name=alice", l, sizeof(l), T), 0);
+	tcp_send(fd, "OK re=REGISTER name=alice seen=127.0.0.1:1\n");
+	ck_assert_int_eq(tcp_expect(fd, "INVITE to=bob", l, sizeof(l), 15000), 0);
+	tcp_send(fd, "ERR re=INVITE code=500 reason=database-on-fire\n");
+	ck_assert_int_eq(proc_event(&alice, "ended", line, sizeof(line), T), 0);
+	ck_assert_str_eq(json_field(line, "reason", field, sizeof(field)), "database-on-fire");
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_ERROR);
+	proc_stop(&alice);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 Suite *calls_suite(void)
 {
 	Suite *s = suite_create("calls");
@@ -403,6 +438,7 @@ Suite *calls_suite(void)
 	tcase_add_test(c, name_taken);
 	tcase_add_test(c, waiting_client_reconnects);
 	tcase_add_test(c, server_stops_cleanly);
+	tcase_add_test(c, unexpected_server_error);
 	suite_add_tcase(s, c);
 	return s;
 }
