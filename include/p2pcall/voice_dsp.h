@@ -30,7 +30,10 @@
  *
  * Frames. frame_samples may be any multiple of VOICE_DSP_BLOCK (10 ms)
  * up to 60 ms, so each Opus frame size (10/20/40/60 ms) passes as is;
- * the library works on 10 ms blocks inside.
+ * the library works on 10 ms blocks inside. With NS or AGC on, the
+ * output is one block (10 ms) late: the preprocessor overlaps windows.
+ * The echo canceller adds no delay, but like all of speexdsp's MDF it
+ * high-passes its input (a DC notch, about 60 Hz at 48 kHz).
  *
  * Not thread-safe: one thread (the event loop) calls everything, never
  * the real-time audio callback (the calls allocate nothing but cost a few
