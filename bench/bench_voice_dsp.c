@@ -40,7 +40,7 @@ static int run(const struct voice_dsp_cfg *cfg, const int16_t *far, const int16_
 		return -1;
 	double t = now_s();
 	for (size_t f = 0; f + cfg->frame_samples <= N; f += cfg->frame_samples) {
-		voice_dsp_playback(d, far + f);
+		voice_dsp_playback(d, far + f, cfg->frame_samples);
 		voice_dsp_capture(d, mic + f, out + f);
 	}
 	if (secs)

@@ -18,9 +18,10 @@
  * stderr) when a capture finds no reference, and drop reference frames
  * when more than three arrive in a row, which loses alignment for good.
  * An event loop that drains capture in bursts and keeps playback a few
- * frames ahead does exactly that. Here playback frames go into a FIFO
- * (up to VOICE_DSP_MAX_AHEAD_MS); each capture block takes the oldest one,
- * or silence if there is none. Since a frame is handed over when it is
+ * frames ahead does exactly that. Here played samples go into a FIFO
+ * (up to VOICE_DSP_MAX_AHEAD_MS); each capture block takes the oldest
+ * block of them, or silence if less than a block waits (the speaker had
+ * nothing to play). Since a frame is handed over when it is
  * written to the device, before it is heard, the reference is always
  * early; the device buffering (output queue + output and input latency,
  * minus the FIFO depth) becomes part of the echo path the adaptive filter
@@ -72,11 +73,13 @@ void voice_dsp_cfg_default(struct voice_dsp_cfg *cfg);
 int voice_dsp_new(struct voice_dsp **out, const struct voice_dsp_cfg *cfg);
 void voice_dsp_free(struct voice_dsp *d);
 
-/* The far-end reference: one frame of frame_samples as just written to
- * the speaker. Copied; beyond VOICE_DSP_MAX_AHEAD_MS not yet consumed by
- * captures the oldest reference is dropped (counted). A no-op with AEC off.
- * 0 or -EINVAL. */
-int voice_dsp_playback(struct voice_dsp *d, const int16_t *far);
+/* The far-end reference: n samples (any count: the decoder's output
+ * need not come in our frame size) exactly as just queued for the
+ * speaker, i.e. only what the device accepted. Copied; beyond
+ * VOICE_DSP_MAX_AHEAD_MS not yet consumed by captures the oldest
+ * reference is dropped (counted). A no-op with AEC off. 0 or -EINVAL
+ * (far NULL with n > 0). */
+int voice_dsp_playback(struct voice_dsp *d, const int16_t *far, size_t n);
 
 /* One microphone frame of frame_samples: echo removed (AEC), then noise
  * suppressed, residual echo suppressed and level adjusted (preprocessor).
@@ -89,8 +92,9 @@ void voice_dsp_reset(struct voice_dsp *d);
 
 struct voice_dsp_stats {
 	uint64_t captured;    /* capture blocks (10 ms) processed */
-	uint64_t ref_missing; /* capture blocks that found no reference (silence used) */
-	uint64_t ref_dropped; /* reference blocks dropped: FIFO full */
+	uint64_t ref_missing; /* capture blocks that found less than a block of
+				 reference (silence used) */
+	uint64_t ref_dropped; /* reference samples dropped: FIFO full */
 	size_t ref_queued;    /* reference samples waiting now */
 };
 void voice_dsp_get_stats(const struct voice_dsp *d, struct voice_dsp_stats *st);

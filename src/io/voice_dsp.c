@@ -22,10 +22,10 @@ struct voice_dsp {
 	struct voice_dsp_cfg cfg;
 	SpeexEchoState *echo;           /* NULL with AEC off */
 	SpeexPreprocessState *pre;      /* NULL with NS and AGC off */
-	/* Reference FIFO, whole blocks only: head is the oldest sample. */
+	/* Reference FIFO: head is the oldest sample. */
 	int16_t ring[RING_CAP];
 	size_t head, len;
-	int16_t block[VOICE_DSP_BLOCK];
+	int16_t ref[VOICE_DSP_BLOCK], block[VOICE_DSP_BLOCK];
 	struct voice_dsp_stats st;
 };
 
@@ -144,49 +144,62 @@ void voice_dsp_reset(struct voice_dsp *d)
 	d->head = d->len = 0;
 }
 
-int voice_dsp_playback(struct voice_dsp *d, const int16_t *far)
+int voice_dsp_playback(struct voice_dsp *d, const int16_t *far, size_t n)
 {
-	if (!d || !far)
+	if (!d || (!far && n))
 		return -EINVAL;
-	if (!d->echo)
+	if (!d->echo || !n)
 		return 0;
-	for (size_t off = 0; off < d->cfg.frame_samples; off += VOICE_DSP_BLOCK) {
-		if (d->len + VOICE_DSP_BLOCK > RING_CAP) {
-			/* Nobody captures (input from a file, a stalled
-			 * device): keep the newest reference. */
-			d->head = (d->head + VOICE_DSP_BLOCK) % RING_CAP;
-			d->len -= VOICE_DSP_BLOCK;
-			d->st.ref_dropped++;
-		}
-		/* RING_CAP is a whole number of blocks and blocks are
-		 * stored whole, so a block never wraps. */
-		size_t tail = (d->head + d->len) % RING_CAP;
-		memcpy(d->ring + tail, far + off, VOICE_DSP_BLOCK * sizeof(int16_t));
-		d->len += VOICE_DSP_BLOCK;
+	if (n > RING_CAP) {
+		/* Only the newest RING_CAP can ever be used. */
+		d->st.ref_dropped += n - RING_CAP;
+		far += n - RING_CAP;
+		n = RING_CAP;
 	}
+	if (d->len + n > RING_CAP) {
+		/* Nobody captures (input from a file, a stalled device):
+		 * keep the newest reference. */
+		size_t drop = d->len + n - RING_CAP;
+		d->head = (d->head + drop) % RING_CAP;
+		d->len -= drop;
+		d->st.ref_dropped += drop;
+	}
+	size_t tail = (d->head + d->len) % RING_CAP;
+	size_t first = n < RING_CAP - tail ? n : RING_CAP - tail;
+	memcpy(d->ring + tail, far, first * sizeof(int16_t));
+	memcpy(d->ring, far + first, (n - first) * sizeof(int16_t));
+	d->len += n;
 	return 0;
+}
+
+/* The reference for the next capture block: the oldest whole block in
+ * the FIFO, or silence when there is less than a block (nothing was
+ * played, so the speaker was silent; a part stays for the next one). */
+static const int16_t *take_ref(struct voice_dsp *d)
+{
+	if (d->len < VOICE_DSP_BLOCK) {
+		memset(d->ref, 0, sizeof(d->ref));
+		d->st.ref_missing++;
+		return d->ref;
+	}
+	size_t first = RING_CAP - d->head < VOICE_DSP_BLOCK ? RING_CAP - d->head : VOICE_DSP_BLOCK;
+	memcpy(d->ref, d->ring + d->head, first * sizeof(int16_t));
+	memcpy(d->ref + first, d->ring, (VOICE_DSP_BLOCK - first) * sizeof(int16_t));
+	d->head = (d->head + VOICE_DSP_BLOCK) % RING_CAP;
+	d->len -= VOICE_DSP_BLOCK;
+	return d->ref;
 }
 
 int voice_dsp_capture(struct voice_dsp *d, const int16_t *near, int16_t *out)
 {
-	static const int16_t silence[VOICE_DSP_BLOCK];
-
 	if (!d || !near || !out)
 		return -EINVAL;
 	for (size_t off = 0; off < d->cfg.frame_samples; off += VOICE_DSP_BLOCK) {
 		const int16_t *in = near + off;
 		int16_t *o = out + off;
 		if (d->echo) {
-			const int16_t *ref = silence;
-			if (d->len >= VOICE_DSP_BLOCK) {
-				ref = d->ring + d->head;
-				d->head = (d->head + VOICE_DSP_BLOCK) % RING_CAP;
-				d->len -= VOICE_DSP_BLOCK;
-			} else {
-				d->st.ref_missing++;
-			}
 			/* Through a copy: out may be near. */
-			speex_echo_cancellation(d->echo, in, ref, d->block);
+			speex_echo_cancellation(d->echo, in, take_ref(d), d->block);
 			memcpy(o, d->block, sizeof(d->block));
 		} else if (o != in) {
 			memmove(o, in, VOICE_DSP_BLOCK * sizeof(int16_t));

@@ -111,7 +111,7 @@ static void run(struct voice_dsp *d, size_t frame, const int16_t *far, const int
 	for (size_t f = 0; f < nf; f += (size_t)burst) {
 		for (int b = 0; b < burst && f + (size_t)b < nf; b++)
 			if (far)
-				ck_assert_int_eq(voice_dsp_playback(d, far + (f + (size_t)b) * frame), 0);
+				ck_assert_int_eq(voice_dsp_playback(d, far + (f + (size_t)b) * frame, frame), 0);
 		for (int b = 0; b < burst && f + (size_t)b < nf; b++) {
 			size_t o = (f + (size_t)b) * frame;
 			ck_assert_int_eq(voice_dsp_capture(d, mic + o, out + o), 0);
@@ -238,6 +238,47 @@ START_TEST(echo_bursty)
 	ck_assert_double_ge(r.total, 22);
 	ck_assert_double_ge(r.conv_s, 0);
 	ck_assert_double_le(r.conv_s, 3.0);
+}
+END_TEST
+
+/* The decoder's output comes in pieces of any size (peer frame sizes,
+ * jitter buffer adjustments, PLC): fed so, a little ahead of the
+ * captures, the reference pairs with the capture sample for sample, so
+ * the output is the very same as with frame-aligned calls. */
+START_TEST(echo_odd_pieces)
+{
+	static const size_t pieces[] = { 333, 960, 2880, 120, 1107, 7, 480, 1920 };
+	struct sig *s = sig_new();
+	struct voice_dsp *d;
+	int16_t *ref_out = calloc(N, sizeof(int16_t));
+
+	ck_assert_ptr_nonnull(ref_out);
+	make_echo(s, 2, -18);
+	ck_assert_uint_eq(dsp_mix16(s->mic, s->echo, NULL, NULL, N), 0);
+	ck_assert_int_eq(voice_dsp_new(&d, NULL), 0);
+	run(d, 960, s->farq, s->mic, ref_out, 1);
+	voice_dsp_free(d);
+
+	ck_assert_int_eq(voice_dsp_new(&d, NULL), 0);
+	size_t fed = 0, k = 0;
+	for (size_t f = 0; f + 960 <= N; f += 960) {
+		while (fed < f + 960) {
+			size_t n = pieces[k++ % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (n > N - fed)
+				n = N - fed;
+			ck_assert_int_eq(voice_dsp_playback(d, s->farq + fed, n), 0);
+			fed += n;
+		}
+		ck_assert_int_eq(voice_dsp_capture(d, s->mic + f, s->out + f), 0);
+	}
+	struct voice_dsp_stats st;
+	voice_dsp_get_stats(d, &st);
+	ck_assert_uint_eq(st.ref_missing, 0);
+	ck_assert_uint_eq(st.ref_dropped, 0);
+	ck_assert_mem_eq(s->out, ref_out, N * sizeof(int16_t));
+	voice_dsp_free(d);
+	free(ref_out);
+	sig_free(s);
 }
 END_TEST
 
@@ -456,7 +497,7 @@ START_TEST(all_off_copies)
 	voice_dsp_cfg_default(&cfg);
 	cfg.aec = cfg.ns = cfg.agc = false;
 	ck_assert_int_eq(voice_dsp_new(&d, &cfg), 0);
-	ck_assert_int_eq(voice_dsp_playback(d, in), 0);
+	ck_assert_int_eq(voice_dsp_playback(d, in, 960), 0);
 	ck_assert_int_eq(voice_dsp_capture(d, in, out), 0);
 	ck_assert_mem_eq(in, out, sizeof(in));
 	ck_assert_int_eq(voice_dsp_capture(d, out, out), 0);
@@ -476,10 +517,10 @@ START_TEST(reference_overflow)
 
 	ck_assert_int_eq(voice_dsp_new(&d, NULL), 0);
 	for (int i = 0; i < 100; i++) /* 2 s */
-		ck_assert_int_eq(voice_dsp_playback(d, far), 0);
+		ck_assert_int_eq(voice_dsp_playback(d, far, 960), 0);
 	voice_dsp_get_stats(d, &st);
 	ck_assert_uint_eq(st.ref_queued, cap);
-	ck_assert_uint_eq(st.ref_dropped, (100 * 960 - cap) / VOICE_DSP_BLOCK);
+	ck_assert_uint_eq(st.ref_dropped, 100 * 960 - cap);
 	ck_assert_int_eq(voice_dsp_capture(d, mic, out), 0);
 	voice_dsp_get_stats(d, &st);
 	ck_assert_uint_eq(st.ref_queued, cap - 960);
@@ -490,6 +531,25 @@ START_TEST(reference_overflow)
 	ck_assert_int_eq(voice_dsp_capture(d, mic, out), 0);
 	voice_dsp_get_stats(d, &st);
 	ck_assert_uint_eq(st.ref_missing, 2);
+	/* Less than a block waits: silence now, the part stays for later. */
+	ck_assert_int_eq(voice_dsp_playback(d, far, 300), 0);
+	ck_assert_int_eq(voice_dsp_capture(d, mic, out), 0);
+	voice_dsp_get_stats(d, &st);
+	ck_assert_uint_eq(st.ref_missing, 4);
+	ck_assert_uint_eq(st.ref_queued, 300);
+	ck_assert_int_eq(voice_dsp_playback(d, far, 700), 0);
+	ck_assert_int_eq(voice_dsp_capture(d, mic, out), 0);
+	voice_dsp_get_stats(d, &st);
+	ck_assert_uint_eq(st.ref_missing, 4); /* 1000 = the frame's two blocks and a part */
+	ck_assert_uint_eq(st.ref_queued, 1000 - 960);
+	/* More than the FIFO holds in one call: the newest part is kept. */
+	int16_t *big = calloc(2 * cap, sizeof(int16_t));
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(voice_dsp_playback(d, big, 2 * cap), 0);
+	voice_dsp_get_stats(d, &st);
+	ck_assert_uint_eq(st.ref_queued, cap);
+	ck_assert_uint_eq(st.ref_dropped, 100 * 960 - cap + cap + (1000 - 960));
+	free(big);
 	voice_dsp_free(d);
 }
 END_TEST
@@ -529,14 +589,15 @@ START_TEST(bad_args)
 		voice_dsp_cfg_default(&cfg);
 		cfg.frame_samples = f;
 		ck_assert_int_eq(voice_dsp_new(&d, &cfg), 0);
-		ck_assert_int_eq(voice_dsp_playback(d, buf), 0);
+		ck_assert_int_eq(voice_dsp_playback(d, buf, f), 0);
 		ck_assert_int_eq(voice_dsp_capture(d, buf, buf), 0);
 		voice_dsp_free(d);
 	}
 
 	ck_assert_int_eq(voice_dsp_new(&d, NULL), 0);
-	ck_assert_int_eq(voice_dsp_playback(NULL, buf), -EINVAL);
-	ck_assert_int_eq(voice_dsp_playback(d, NULL), -EINVAL);
+	ck_assert_int_eq(voice_dsp_playback(NULL, buf, 960), -EINVAL);
+	ck_assert_int_eq(voice_dsp_playback(d, NULL, 960), -EINVAL);
+	ck_assert_int_eq(voice_dsp_playback(d, NULL, 0), 0);
 	ck_assert_int_eq(voice_dsp_capture(NULL, buf, buf), -EINVAL);
 	ck_assert_int_eq(voice_dsp_capture(d, NULL, buf), -EINVAL);
 	ck_assert_int_eq(voice_dsp_capture(d, buf, NULL), -EINVAL);
@@ -558,6 +619,7 @@ Suite *voice_dsp_suite(void)
 	tcase_add_test(tc, echo_linear);
 	tcase_add_test(tc, echo_full);
 	tcase_add_test(tc, echo_bursty);
+	tcase_add_test(tc, echo_odd_pieces);
 	tcase_add_test(tc, echo_speech_linear);
 	tcase_add_test(tc, echo_speech_full);
 	suite_add_tcase(s, tc);
