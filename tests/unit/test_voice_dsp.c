@@ -88,6 +88,8 @@ static void espeak(double *x, size_t nx, const char *text, double rms_dbfs)
 
 /* The far end as played (16 bits) and its echo at the microphone; seed 0
  * is espeak-ng speech, others the synthetic talkers. */
+static size_t room_delay = ROOM_DELAY;
+
 static void make_echo(struct sig *s, uint32_t seed, double far_dbfs)
 {
 	if (seed)
@@ -97,7 +99,7 @@ static void make_echo(struct sig *s, uint32_t seed, double far_dbfs)
 	ck_assert_uint_eq(dsp_mix16(s->farq, s->far, NULL, NULL, N), 0);
 	for (size_t i = 0; i < N; i++)
 		s->far[i] = s->farq[i]; /* the echo is of what was played */
-	dsp_echo_path(s->far, s->echo, N, ROOM_DELAY, room_h, sizeof(room_h) / sizeof(room_h[0]),
+	dsp_echo_path(s->far, s->echo, N, room_delay, room_h, sizeof(room_h) / sizeof(room_h[0]),
 		      ROOM_GAIN);
 }
 
@@ -227,6 +229,24 @@ START_TEST(echo_speech_full)
 	ck_assert_double_ge(r.total, 28);
 	ck_assert_double_ge(r.conv_s, 0);
 	ck_assert_double_le(r.conv_s, 3.0);
+}
+END_TEST
+
+/* Device buffering adds to the delay: 150 ms in all still fits the
+ * 200 ms tail (though it converges later: 20 dB over 1 s at 3 s, 25 dB
+ * at ~4.75 s); 250 ms does not (the echo then passes), which is why the
+ * tail must cover output queue + device latencies + the room. */
+START_TEST(echo_device_delay)
+{
+	room_delay = 150 * RATE / 1000;
+	struct erle in = echo_case("espeak, AEC+NS, 150 ms delay, 200 ms tail", 0, 960, 200, true, 1, 20);
+	room_delay = 250 * RATE / 1000;
+	struct erle out = echo_case("espeak, AEC+NS, 250 ms delay, 200 ms tail", 0, 960, 200, true, 1, 25);
+	room_delay = ROOM_DELAY;
+	ck_assert_double_ge(in.total, 25);
+	ck_assert_double_le(in.conv_s, 3.5);
+	ck_assert_double_ge(in.conv_s, 0);
+	ck_assert_double_le(out.total, 12);
 }
 END_TEST
 
@@ -620,6 +640,7 @@ Suite *voice_dsp_suite(void)
 	tcase_add_test(tc, echo_full);
 	tcase_add_test(tc, echo_bursty);
 	tcase_add_test(tc, echo_odd_pieces);
+	tcase_add_test(tc, echo_device_delay);
 	tcase_add_test(tc, echo_speech_linear);
 	tcase_add_test(tc, echo_speech_full);
 	suite_add_tcase(s, tc);
