@@ -5,8 +5,9 @@
  * suppresses the residual echo the linear filter leaves).
  *
  * Data flow. The caller hands over two streams:
- *   - voice_dsp_playback(): the far-end reference, i.e. every frame exactly
- *     as it is written to the speaker, in the order it is written;
+ *   - voice_dsp_playback(): the far-end reference, i.e. every sample
+ *     exactly as it is queued for the speaker, in that order, in pieces
+ *     of any size;
  *   - voice_dsp_capture(): each microphone frame, in the order it was
  *     recorded; out gets the cleaned frame to encode and send.
  *
@@ -35,6 +36,13 @@
  * output is one block (10 ms) late: the preprocessor overlaps windows.
  * The echo canceller adds no delay, but like all of speexdsp's MDF it
  * high-passes its input (a DC notch, about 60 Hz at 48 kHz).
+ *
+ * Measured (test_voice_dsp.c, bench_voice_dsp.c; 40 ms + 8-tap room,
+ * 200 ms tail): ERLE 30 dB on espeak-ng speech after 3 s with the whole
+ * chain (23.5 dB for the linear filter alone), 25 dB over a 1 s window
+ * from 2.25 s; synthetic talkers 16..24 dB. A shorter tail converges
+ * faster and deeper (espeak: 38 dB with 100 ms) but covers less device
+ * delay. About 320 us of one core per 20 ms frame with everything on.
  *
  * Not thread-safe: one thread (the event loop) calls everything, never
  * the real-time audio callback (the calls allocate nothing but cost a few
