@@ -1,5 +1,7 @@
 /* Connectivity-check agent: see include/p2pcall/ice.h for the model. */
 #include "p2pcall/ice.h"
+#include "p2pcall/prng.h"
+#include "p2pcall/strcopy.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -85,29 +87,10 @@ struct ice_agent {
 
 static void rnd(struct ice_agent *a, void *buf, size_t len)
 {
-	if (a->cfg.random_cb) {
+	if (a->cfg.random_cb)
 		a->cfg.random_cb(a->cfg.ctx, buf, len);
-		return;
-	}
-	/* xorshift64*: reproducible runs for tests; not for production. */
-	uint8_t *p = buf;
-	for (size_t i = 0; i < len; i++) {
-		a->prng ^= a->prng >> 12;
-		a->prng ^= a->prng << 25;
-		a->prng ^= a->prng >> 27;
-		p[i] = (uint8_t)((a->prng * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-}
-
-static bool copy_str(char *dst, size_t cap, const char *src, size_t minlen)
-{
-	if (!src)
-		return false;
-	size_t n = strlen(src);
-	if (n < minlen || n >= cap)
-		return false;
-	memcpy(dst, src, n + 1);
-	return true;
+	else
+		prng_fill(&a->prng, buf, len);
 }
 
 static void send_to(struct ice_agent *a, const struct sockaddr_storage *to,
@@ -228,17 +211,17 @@ int ice_new(struct ice_agent **out, const struct ice_config *cfg)
 		goto out;
 	}
 	a->cfg = *cfg;
-	if (!copy_str(a->lufrag, sizeof(a->lufrag), cfg->local_ufrag, 4) ||
+	if (!strcopy_bounded(a->lufrag, sizeof(a->lufrag), cfg->local_ufrag, 4) ||
 	    strchr(a->lufrag, ':') ||
-	    !copy_str(a->lpwd, sizeof(a->lpwd), cfg->local_pwd, 1))
+	    !strcopy_bounded(a->lpwd, sizeof(a->lpwd), cfg->local_pwd, 1))
 		goto out;
 	/* The strings now live in the agent. */
 	a->cfg.local_ufrag = a->cfg.local_pwd = NULL;
 	a->cfg.remote_ufrag = a->cfg.remote_pwd = NULL;
 	if (cfg->remote_ufrag || cfg->remote_pwd) {
-		if (!copy_str(a->rufrag, sizeof(a->rufrag), cfg->remote_ufrag, 1) ||
+		if (!strcopy_bounded(a->rufrag, sizeof(a->rufrag), cfg->remote_ufrag, 1) ||
 		    strchr(a->rufrag, ':') ||
-		    !copy_str(a->rpwd, sizeof(a->rpwd), cfg->remote_pwd, 1))
+		    !strcopy_bounded(a->rpwd, sizeof(a->rpwd), cfg->remote_pwd, 1))
 			goto out;
 		a->have_remote = true;
 	}
@@ -282,8 +265,8 @@ int ice_set_remote(struct ice_agent *a, const char *ufrag, const char *pwd)
 {
 	char u[MAX_UFRAG + 1], p[MAX_PWD + 1];
 
-	if (!a || !copy_str(u, sizeof(u), ufrag, 1) || strchr(u, ':') ||
-	    !copy_str(p, sizeof(p), pwd, 1))
+	if (!a || !strcopy_bounded(u, sizeof(u), ufrag, 1) || strchr(u, ':') ||
+	    !strcopy_bounded(p, sizeof(p), pwd, 1))
 		return -EINVAL;
 	memcpy(a->rufrag, u, sizeof(u));
 	memcpy(a->rpwd, p, sizeof(p));

@@ -1,5 +1,7 @@
 /* TURN client state machine: see include/p2pcall/turn.h for the model. */
 #include "p2pcall/turn.h"
+#include "p2pcall/prng.h"
+#include "p2pcall/strcopy.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -78,29 +80,10 @@ struct turn_client {
 
 static void rnd(struct turn_client *t, void *buf, size_t len)
 {
-	if (t->cfg.random_cb) {
+	if (t->cfg.random_cb)
 		t->cfg.random_cb(t->cfg.ctx, buf, len);
-		return;
-	}
-	/* xorshift64*: reproducible runs for tests; not for production. */
-	uint8_t *p = buf;
-	for (size_t i = 0; i < len; i++) {
-		t->prng ^= t->prng >> 12;
-		t->prng ^= t->prng << 25;
-		t->prng ^= t->prng >> 27;
-		p[i] = (uint8_t)((t->prng * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-}
-
-static bool copy_str(char *dst, size_t cap, const char *src, size_t minlen)
-{
-	if (!src)
-		return false;
-	size_t n = strlen(src);
-	if (n < minlen || n >= cap)
-		return false;
-	memcpy(dst, src, n + 1);
-	return true;
+	else
+		prng_fill(&t->prng, buf, len);
 }
 
 static bool valid_addr(const struct sockaddr *sa)
@@ -324,10 +307,10 @@ int turn_new(struct turn_client **out, const struct turn_config *cfg)
 	if (!t)
 		goto out;
 	r = -EINVAL;
-	if (!copy_str(t->user, sizeof(t->user), cfg->username, 1) ||
-	    !copy_str(t->pass, sizeof(t->pass), cfg->password, 0))
+	if (!strcopy_bounded(t->user, sizeof(t->user), cfg->username, 1) ||
+	    !strcopy_bounded(t->pass, sizeof(t->pass), cfg->password, 0))
 		goto out;
-	if (cfg->software && !copy_str(t->software, sizeof(t->software), cfg->software, 0))
+	if (cfg->software && !strcopy_bounded(t->software, sizeof(t->software), cfg->software, 0))
 		goto out;
 	t->cfg = *cfg;
 	t->cfg.username = t->user;
