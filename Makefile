@@ -14,10 +14,12 @@ VERSION  := 0.1.0
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
-# Core: crypto for STUN MESSAGE-INTEGRITY only (nettle: HMAC-SHA1, which
-# libsodium does not provide). I/O: everything else.
-CORE_PKGS := nettle
-IO_PKGS   := libevent opus portaudio-2.0 sndfile speexdsp libsodium
+# Core: crypto only. nettle for STUN MESSAGE-INTEGRITY (HMAC-SHA1, which
+# libsodium does not provide); libsodium for identities and call
+# encryption (pure computation, so those modules stay in core and fuzzable).
+# I/O: everything else.
+CORE_PKGS := nettle libsodium
+IO_PKGS   := libevent opus portaudio-2.0 sndfile speexdsp
 TEST_PKGS := check
 ALL_PKGS  := $(CORE_PKGS) $(IO_PKGS) $(TEST_PKGS)
 
