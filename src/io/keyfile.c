@@ -134,7 +134,10 @@ int keyfile_open(const char *path, int flags, const char *what, struct stat *st,
 	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot open the %s file %s: %s", what, path, strerror(e));
+		if (e == EISDIR) /* O_RDWR on a directory */
+			snprintf(err, errlen, "%s is a directory, not a %s file", path, what);
+		else
+			snprintf(err, errlen, "cannot open the %s file %s: %s", what, path, strerror(e));
 		return -e;
 	}
 	if (fstat(fd, st) < 0) {
