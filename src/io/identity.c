@@ -36,15 +36,18 @@ static int parse(const char *path, const char *buf, size_t len, uint8_t pk[IDENT
 		if (n == 0)
 			continue;
 		if (!have_header) {
-			if (keyfile_field_is(&f[0], HEADER)) {
-				if (n == 2 && keyfile_field_is(&f[1], VERSION)) {
+			if (keyfile_field_is(&f[0], HEADER) && n == 2) {
+				if (keyfile_field_is(&f[1], VERSION)) {
 					have_header = true;
 					continue;
 				}
 				snprintf(err, errlen,
 					 "%s:%zu: identity file version `%s' is not supported (this p2pcall reads "
 					 "version " VERSION ")",
-					 path, l.no, n >= 2 ? keyfile_quote(f[1].s, f[1].len, q, sizeof(q)) : "");
+					 path, l.no, keyfile_quote(f[1].s, f[1].len, q, sizeof(q)));
+			} else if (keyfile_field_is(&f[0], HEADER)) {
+				snprintf(err, errlen, "%s:%zu: malformed header (expected `" HEADER " " VERSION "')", path,
+					 l.no);
 			} else {
 				snprintf(err, errlen,
 					 "%s:%zu: not a p2pcall identity file (expected `" HEADER " " VERSION

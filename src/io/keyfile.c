@@ -135,7 +135,7 @@ int keyfile_open(const char *path, int flags, const char *what, struct stat *st,
 	if (fd < 0) {
 		int e = errno;
 		if (e == EISDIR) /* O_RDWR on a directory */
-			snprintf(err, errlen, "%s is a directory, not a %s file", path, what);
+			snprintf(err, errlen, "%s is a directory, not the %s file", path, what);
 		else
 			snprintf(err, errlen, "cannot open the %s file %s: %s", what, path, strerror(e));
 		return -e;
@@ -153,11 +153,11 @@ int keyfile_check(const char *path, const struct stat *st, const char *what, boo
 		  const char *fix, char *err, size_t errlen)
 {
 	if (S_ISDIR(st->st_mode)) {
-		snprintf(err, errlen, "%s is a directory, not a %s file", path, what);
+		snprintf(err, errlen, "%s is a directory, not the %s file", path, what);
 		return -EISDIR;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file, so not a %s file", path, what);
+		snprintf(err, errlen, "%s is not a regular file, so it cannot be the %s file", path, what);
 		return -EINVAL;
 	}
 	uid_t me = geteuid();

@@ -172,7 +172,11 @@ START_TEST(corrupt_refused)
 	snprintf(t, sizeof(t), "# c\np2pcall-identity 2\npublic %s\nsecret %s\n", a, b);
 	refused_text(t, -EBADMSG, ":2: identity file version `2' is not supported");
 	snprintf(t, sizeof(t), "p2pcall-identity\npublic %s\nsecret %s\n", a, b);
-	refused_text(t, -EBADMSG, ":1: identity file version `' is not supported");
+	refused_text(t, -EBADMSG, ":1: malformed header (expected `p2pcall-identity 1')");
+	snprintf(t, sizeof(t), "p2pcall-identity 1 x\npublic %s\nsecret %s\n", a, b);
+	refused_text(t, -EBADMSG, ":1: malformed header (expected `p2pcall-identity 1')");
+	snprintf(t, sizeof(t), "p2pcall-identity 01\npublic %s\nsecret %s\n", a, b);
+	refused_text(t, -EBADMSG, ":1: identity file version `01' is not supported");
 
 	/* The public key of another seed. */
 	keyfile_key_encode(p2, a);
