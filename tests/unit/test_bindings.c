@@ -33,7 +33,11 @@ static void setup(void)
 	keyfile_key_encode(k3, s3);
 }
 
-static void teardown(void) { keytest_rmtree(dir); }
+static void teardown(void)
+{
+	keyfile_commit_hook = NULL;
+	keytest_rmtree(dir);
+}
 
 /* Collects "name=KEY;" for each binding, in order. */
 struct collect {
@@ -302,6 +306,30 @@ START_TEST(failed_append_cut_off)
 }
 END_TEST
 
+/* Another process creates the store between our temporary file and its
+ * link(): theirs is opened, not replaced. */
+static char race_text[200];
+static void racer(const char *tmp, const char *target) { keytest_write_str(target, race_text, 0600); }
+
+START_TEST(creation_race)
+{
+	snprintf(race_text, sizeof(race_text), "alice %s\n", s1);
+	keyfile_commit_hook = racer;
+	struct bindings *b;
+	ck_assert_int_eq(bindings_open(&b, path, err, sizeof(err)), 0);
+	keyfile_commit_hook = NULL;
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_eq(bindings_count(b), 1);
+	ck_assert_mem_eq(bindings_get(b, "alice"), k1, 32);
+	ck_assert_int_eq(bindings_add(b, "bob", k2, err, sizeof(err)), 0);
+	bindings_free(b);
+	char want[200];
+	snprintf(want, sizeof(want), "alice %s\nbob %s\n", s1, s2);
+	ck_assert(keytest_same(path, want, strlen(want)));
+	ck_assert_int_eq(keytest_count_entries(dir), 1);
+}
+END_TEST
+
 static void count_cb(void *ctx, const char *name, const uint8_t pk[32])
 {
 	size_t *i = ctx;
@@ -377,6 +405,7 @@ Suite *bindings_suite(void)
 	tcase_add_test(tc, add_refusals);
 	tcase_add_test(tc, unsafe_files_refused);
 	tcase_add_test(tc, failed_append_cut_off);
+	tcase_add_test(tc, creation_race);
 	tcase_add_test(tc, hundred_thousand);
 	suite_add_tcase(s, tc);
 	return s;

@@ -351,6 +351,44 @@ START_TEST(concurrent_creation)
 }
 END_TEST
 
+/* Real processes racing to create one identity: all end with the same
+ * key, the one in the file. */
+START_TEST(racing_processes)
+{
+	enum { KIDS = 8 };
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t kids[KIDS];
+	for (int i = 0; i < KIDS; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			uint8_t p[32], s[64];
+			char e[512];
+			close(fds[0]);
+			int rc = identity_load(path, true, p, s, NULL, e, sizeof(e));
+			if (rc != 0 || write(fds[1], p, 32) != 32)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	uint8_t got[KIDS][32];
+	for (int i = 0; i < KIDS; i++)
+		ck_assert_int_eq(read(fds[0], got[i], 32), 32);
+	close(fds[0]);
+	for (int i = 0; i < KIDS; i++) {
+		int status;
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	ck_assert_int_eq(identity_load(path, false, pk, sk, NULL, err, sizeof(err)), 0);
+	for (int i = 0; i < KIDS; i++)
+		ck_assert_mem_eq(got[i], pk, 32);
+	ck_assert_int_eq(keytest_count_entries(dir), 1);
+}
+END_TEST
+
 START_TEST(default_path)
 {
 	char p[128];
@@ -381,6 +419,7 @@ Suite *identity_suite(void)
 	tcase_add_test(tc, not_a_file);
 	tcase_add_test(tc, unreadable);
 	tcase_add_test(tc, concurrent_creation);
+	tcase_add_test(tc, racing_processes);
 	tcase_add_test(tc, default_path);
 	suite_add_tcase(s, tc);
 	return s;

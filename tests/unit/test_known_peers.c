@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "keytest.h"
@@ -278,6 +279,47 @@ START_TEST(two_handles_both_kept)
 }
 END_TEST
 
+/* Processes pinning at the same moment: the directory lock serialises
+ * their read-modify-write cycles, so every pin is kept. */
+START_TEST(racing_processes)
+{
+	enum { KIDS = 8, PINS = 10 };
+	pid_t kids[KIDS];
+	for (int i = 0; i < KIDS; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct known_peers *kp;
+			char e[512], peer[64];
+			if (known_peers_open(&kp, path, e, sizeof(e)) < 0)
+				_exit(1);
+			for (int j = 0; j < PINS; j++) {
+				snprintf(peer, sizeof(peer), "p%d-%d@h:1", i, j);
+				if (known_peers_pin(kp, peer, k1, e, sizeof(e)) < 0)
+					_exit(2);
+			}
+			known_peers_free(kp);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < KIDS; i++) {
+		int status;
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	struct known_peers *kp;
+	ck_assert_int_eq(known_peers_open(&kp, path, err, sizeof(err)), 0);
+	for (int i = 0; i < KIDS; i++)
+		for (int j = 0; j < PINS; j++) {
+			char peer[64];
+			snprintf(peer, sizeof(peer), "p%d-%d@h:1", i, j);
+			ck_assert_msg(known_peers_check(kp, peer, k1) == KNOWN_PEERS_MATCH, "%s lost", peer);
+		}
+	known_peers_free(kp);
+	ck_assert_int_eq(keytest_count_entries(dir), 1);
+}
+END_TEST
+
 START_TEST(many_peers)
 {
 	/* 20,000 lines: duplicates are found through the map, not a scan. */
@@ -328,6 +370,7 @@ Suite *known_peers_suite(void)
 	tcase_add_test(tc, unsafe_files_refused);
 	tcase_add_test(tc, bad_peers_and_symlinks);
 	tcase_add_test(tc, two_handles_both_kept);
+	tcase_add_test(tc, racing_processes);
 	tcase_add_test(tc, many_peers);
 	tcase_add_test(tc, default_path);
 	suite_add_tcase(s, tc);
