@@ -83,7 +83,8 @@ int keyfile_mkdirs(const char *dir, char *err, size_t errlen);
 int keyfile_dirname(const char *path, char *out, size_t cap);
 
 enum {
-	/* Commit with link(): fail with -EEXIST rather than replace a file
+	/* Commit with link() (renameat2 RENAME_NOREPLACE on a file system
+	 * without hard links): fail with -EEXIST rather than replace a file
 	 * that exists (or appeared meanwhile). Without it, rename() replaces
 	 * PATH (the file a symbolic link PATH points to). */
 	KEYFILE_NO_CLOBBER = 1,

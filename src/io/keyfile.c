@@ -371,12 +371,17 @@ int keyfile_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		keyfile_commit_hook(tmp, target);
 	if (flags & KEYFILE_NO_CLOBBER) {
 		step = "create";
-		if (link(tmp, target) < 0) {
+		if (link(tmp, target) == 0) {
+			/* In place under its name; the temporary name goes. */
+			unlink(tmp);
+		} else if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS) {
+			rc = -errno;
+			goto out;
+		} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_NOREPLACE) < 0) {
+			/* A file system without hard links: the same promise. */
 			rc = -errno;
 			goto out;
 		}
-		/* The file is in place under its name; the temporary name goes. */
-		unlink(tmp);
 		tmp_exists = false;
 	} else {
 		step = "replace";
