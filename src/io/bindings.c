@@ -77,7 +77,7 @@ void bindings_each(const struct bindings *b, void (*fn)(void *ctx, const char *n
 
 const uint8_t *bindings_get(const struct bindings *b, const char *name)
 {
-	const struct bind_entry *e = strmap_get(b->map, name);
+	const struct bind_entry *e = b && name ? strmap_get(b->map, name) : NULL;
 	return e ? e->pk : NULL;
 }
 
@@ -245,6 +245,10 @@ int bindings_add(struct bindings *b, const char *name, const uint8_t pk[32], cha
 	char q[80], line[BINDINGS_NAME_MAX + 1 + KEYFILE_KEY_CHARS + 2];
 	if (errlen > 0)
 		err[0] = '\0';
+	if (!b || !pk) {
+		snprintf(err, errlen, "name bindings: nothing to add");
+		return -EINVAL;
+	}
 	if (!bindings_name_valid(name)) {
 		snprintf(err, errlen, "cannot bind `%s': not a valid name",
 			 name ? keyfile_quote(name, strlen(name), q, sizeof(q)) : "(null)");

@@ -195,7 +195,7 @@ int known_peers_open(struct known_peers **out, const char *path, char *err, size
 
 enum known_peers_result known_peers_check(const struct known_peers *kp, const char *peer, const uint8_t pk[32])
 {
-	void *v = strmap_get(kp->map, peer);
+	void *v = kp && peer && pk ? strmap_get(kp->map, peer) : NULL;
 	if (!v)
 		return KNOWN_PEERS_NEW;
 	return sodium_memcmp(kp->v[(uintptr_t)v - 1].pk, pk, 32) == 0 ? KNOWN_PEERS_MATCH : KNOWN_PEERS_CHANGED;
@@ -260,6 +260,10 @@ int known_peers_pin(struct known_peers *kp, const char *peer, const uint8_t pk[3
 	int dfd = -1, rc;
 	if (errlen > 0)
 		err[0] = '\0';
+	if (!kp || !pk) {
+		snprintf(err, errlen, "known peers: nothing to pin");
+		return -EINVAL;
+	}
 	if (!known_peers_peer_valid(peer)) {
 		snprintf(err, errlen, "cannot pin a key for `%s': not a valid NAME@HOST:PORT",
 			 peer ? keyfile_quote(peer, strlen(peer), q, sizeof(q)) : "(null)");
