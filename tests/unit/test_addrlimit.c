@@ -74,6 +74,7 @@ START_TEST(address_bytes_not_confused)
 	ck_assert(addrlimit_allow(l, v6, 16, 1)); /* not the same address */
 	ck_assert(!addrlimit_allow(l, v6, 17, 1));
 	ck_assert(!addrlimit_allow(l, v6, 0, 1));
+	addrlimit_free(l);
 	ck_assert_int_eq(addrlimit_new(&l, (size_t)1 << 30, 1, 1, key), -EINVAL);
 	addrlimit_free(NULL);
 }
