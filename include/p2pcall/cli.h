@@ -34,6 +34,10 @@ struct cli {
 	const char *config;        /* --serve --config FILE */
 	unsigned keepalive_s, ring_timeout_s, register_timeout_s;
 	unsigned max_clients, max_per_ip; /* 0: the server's defaults */
+	unsigned max_line, line_timeout_s;          /* 0: the server's defaults */
+	unsigned register_rate, invite_rate, relay_kbps, stun_rate; /* likewise */
+	bool require_keys, closed; /* --require-keys, --closed */
+	const char *bindings;      /* --bindings FILE, or NULL */
 	/* client */
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */

@@ -49,7 +49,9 @@ struct config_schema {
  * output-device, bitrate, frame-ms, auto-answer, json. */
 extern const struct config_schema config_client_schema;
 /* p2pcall --serve --config FILE: listen, keepalive, ring-timeout,
- * register-timeout, max-clients, max-per-ip. */
+ * register-timeout, max-clients, max-per-ip, bindings, require-keys,
+ * closed, max-line, line-timeout, register-rate, invite-rate, relay-kbps,
+ * stun-rate. */
 extern const struct config_schema config_server_schema;
 
 struct config_entry {

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,15 @@ const char cli_usage[] =
 	"  --register-timeout SECONDS    time allowed to register (default 10)\n"
 	"  --max-clients N       connections at once (default 100000)\n"
 	"  --max-per-ip N        connections from one address (default 256)\n"
+	"  --bindings FILE       keep names bound to keys in FILE (NAME KEY lines)\n"
+	"  --require-keys        every name must be registered with a key\n"
+	"  --closed              only names already bound (--bindings) may register\n"
+	"  --max-line BYTES      longest signalling line, 256..1024 (default 1024)\n"
+	"  --line-timeout SECONDS        a line begun must end within (default 10)\n"
+	"  --register-rate N     REGISTERs a second per connection (default 2)\n"
+	"  --invite-rate N       INVITEs a second per connection (default 5)\n"
+	"  --relay-kbps N        relayed kbit/s per party of a call (default 256)\n"
+	"  --stun-rate N         STUN answers a second per source address (default 100)\n"
 	"common:\n"
 	"  -v, --verbose  more diagnostics    -q, --quiet  errors only\n"
 	"  -h, --help     this text           -V, --version\n"
@@ -60,6 +70,8 @@ enum {
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL, OPT_TURN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
+	OPT_BINDINGS, OPT_REQUIRE_KEYS, OPT_CLOSED, OPT_MAX_LINE, OPT_LINE_TIMEOUT, OPT_REGISTER_RATE,
+	OPT_INVITE_RATE, OPT_RELAY_KBPS, OPT_STUN_RATE,
 };
 
 static const struct option options[] = {
@@ -71,6 +83,15 @@ static const struct option options[] = {
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
 	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
+	{ "bindings", required_argument, NULL, OPT_BINDINGS },
+	{ "require-keys", no_argument, NULL, OPT_REQUIRE_KEYS },
+	{ "closed", no_argument, NULL, OPT_CLOSED },
+	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+	{ "line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT },
+	{ "register-rate", required_argument, NULL, OPT_REGISTER_RATE },
+	{ "invite-rate", required_argument, NULL, OPT_INVITE_RATE },
+	{ "relay-kbps", required_argument, NULL, OPT_RELAY_KBPS },
+	{ "stun-rate", required_argument, NULL, OPT_STUN_RATE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "auto-answer", no_argument, NULL, OPT_AUTO_ANSWER },
 	{ "once", no_argument, NULL, OPT_ONCE },
@@ -143,6 +164,39 @@ static int whole_number(const char *opt, const char *s, long min, long max, long
 	return 0;
 }
 
+/* The server's limits and identity options. */
+static int server_option(int opt, const char *arg, struct cli *c, char *err, size_t n)
+{
+	static const struct {
+		int opt;
+		const char *name;
+		long min, max;
+		size_t off;
+	} nums[] = {
+		{ OPT_MAX_LINE, "--max-line", 256, 1024, offsetof(struct cli, max_line) },
+		{ OPT_REGISTER_RATE, "--register-rate", 1, 1000, offsetof(struct cli, register_rate) },
+		{ OPT_INVITE_RATE, "--invite-rate", 1, 1000, offsetof(struct cli, invite_rate) },
+		{ OPT_RELAY_KBPS, "--relay-kbps", 8, 100000, offsetof(struct cli, relay_kbps) },
+		{ OPT_STUN_RATE, "--stun-rate", 1, 100000, offsetof(struct cli, stun_rate) },
+	};
+	switch (opt) {
+	case OPT_BINDINGS: c->bindings = arg; return 0;
+	case OPT_REQUIRE_KEYS: c->require_keys = true; return 0;
+	case OPT_CLOSED: c->closed = true; return 0;
+	case OPT_LINE_TIMEOUT: return whole_seconds("--line-timeout", arg, &c->line_timeout_s, err, n);
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		long v;
+		if (nums[i].opt != opt)
+			continue;
+		if (whole_number(nums[i].name, arg, nums[i].min, nums[i].max, &v, err, n) < 0)
+			return -EINVAL;
+		*(unsigned *)((char *)c + nums[i].off) = (unsigned)v;
+		return 0;
+	}
+	return fail(err, n, "internal: option %d", opt);
+}
+
 static int audio_option(int opt, const char *arg, struct cli *c, char *err, size_t n)
 {
 	long v;
@@ -207,6 +261,12 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			break;
 		case OPT_REGISTER_TIMEOUT:
 			rc = whole_seconds("--register-timeout", optarg, &c->register_timeout_s, err, n);
+			server_opt = true;
+			break;
+		case OPT_BINDINGS: case OPT_REQUIRE_KEYS: case OPT_CLOSED: case OPT_MAX_LINE:
+		case OPT_LINE_TIMEOUT: case OPT_REGISTER_RATE: case OPT_INVITE_RATE: case OPT_RELAY_KBPS:
+		case OPT_STUN_RATE:
+			rc = server_option(opt, optarg, c, err, n);
 			server_opt = true;
 			break;
 		case OPT_JSON: c->json = true; break;
@@ -280,7 +340,7 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		return fail(err, n, "--no-audio cannot be combined with other audio options");
 	if (server_opt)
 		return fail(err, n, "--listen, --config, --keepalive, --ring-timeout, --register-timeout, "
-			    "--max-clients and --max-per-ip need --serve");
+			    "--max-clients, --max-per-ip and the other server options need --serve");
 	/* The configuration file's identity stands in for NAME@HOST when the
 	 * first argument is not one (then it is the peer). */
 	const char *id = rest >= 1 ? argv[optind] : NULL;

@@ -59,6 +59,15 @@ static int run(const struct cli *cli)
 			.register_timeout_s = cli->register_timeout_s,
 			.max_clients = cli->max_clients,
 			.max_per_ip = cli->max_per_ip,
+			.max_line = cli->max_line,
+			.line_timeout_s = cli->line_timeout_s,
+			.register_rate = cli->register_rate,
+			.invite_rate = cli->invite_rate,
+			.relay_kbps = cli->relay_kbps,
+			.stun_rate = cli->stun_rate,
+			.require_keys = cli->require_keys,
+			.closed = cli->closed,
+			.bindings_path = cli->bindings,
 		};
 		return server_run(&o);
 	}

@@ -41,6 +41,15 @@ static const struct config_key server_keys[] = {
 	  .option = "--register-timeout" },
 	{ .name = "max-clients", .type = CONFIG_INT, .min = 1, .max = 1000000, .option = "--max-clients" },
 	{ .name = "max-per-ip", .type = CONFIG_INT, .min = 1, .max = 1000000, .option = "--max-per-ip" },
+	{ .name = "bindings", .type = CONFIG_STRING, .option = "--bindings" },
+	{ .name = "require-keys", .type = CONFIG_BOOL, .option = "--require-keys" },
+	{ .name = "closed", .type = CONFIG_BOOL, .option = "--closed" },
+	{ .name = "max-line", .type = CONFIG_INT, .min = 256, .max = 1024, .option = "--max-line" },
+	{ .name = "line-timeout", .type = CONFIG_INT, .min = 1, .max = 86400, .option = "--line-timeout" },
+	{ .name = "register-rate", .type = CONFIG_INT, .min = 1, .max = 1000, .option = "--register-rate" },
+	{ .name = "invite-rate", .type = CONFIG_INT, .min = 1, .max = 1000, .option = "--invite-rate" },
+	{ .name = "relay-kbps", .type = CONFIG_INT, .min = 8, .max = 100000, .option = "--relay-kbps" },
+	{ .name = "stun-rate", .type = CONFIG_INT, .min = 1, .max = 100000, .option = "--stun-rate" },
 };
 
 const struct config_schema config_client_schema = {

@@ -3,6 +3,7 @@
  * answers STUN Binding requests. All protocol logic is in switchboard.c
  * and stun_responder.c; this file moves bytes and time. */
 #include "p2pcall/server.h"
+#include "p2pcall/addrlimit.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/endpoint.h"
 #include "p2pcall/list.h"
@@ -21,11 +22,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* A peer that stops reading while we queue replies is dropped, not
@@ -41,7 +44,9 @@ struct server {
 	struct relay *relay;
 	uint64_t armed; /* deadline the timer is set for */
 	struct timeval idle_timeout;
-	uint64_t stun_answered, stun_dropped;
+	uint64_t stun_answered, stun_dropped, stun_limited;
+	struct addrlimit *stun_limit; /* answers per source address */
+	struct event *accept_pause;   /* out of descriptors: accept again later */
 	bool logged_stun_drop;
 	struct list conns;
 	/* Limits: connections at once, and per source address (a NAT may put
@@ -160,6 +165,13 @@ static int sb_relay_alloc(void *ctx, unsigned long long id, char a[17], char b[1
 
 static void sb_relay_release(void *ctx, unsigned long long id) { relay_release(((struct server *)ctx)->relay, id); }
 
+/* Registration challenges. */
+static int sb_random(void *ctx, uint8_t *buf, size_t n)
+{
+	randombytes_buf(buf, n);
+	return 0;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -263,10 +275,32 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	rearm(srv);
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(((struct server *)arg)->listener);
+}
+
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: keep serving those already connected. */
-	log_warn("accept: %s", strerror(errno));
+	/* EMFILE and friends: keep serving those already connected. The
+	 * pending connection stays queued and would wake the listener at
+	 * once, again and again: pause accepting for a moment instead. */
+	struct server *srv = arg;
+	static const struct timeval pause = { 0, 100000 };
+	log_warn("accept: %s (pausing new connections for 100 ms)", strerror(errno));
+	evconnlistener_disable(l);
+	evtimer_add(srv->accept_pause, &pause);
+}
+
+/* The address part of SA as bytes, for the per-address limit. */
+static size_t addr_bytes(const struct sockaddr_storage *sa, const uint8_t **out)
+{
+	if (sa->ss_family == AF_INET) {
+		*out = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		return 4;
+	}
+	*out = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return 16;
 }
 
 /* Sends to DEST (a plain IPv4 or IPv6 address) from the UDP socket, which
@@ -313,6 +347,15 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		}
 		ssize_t r = stun_responder_handle(in, (size_t)n, (struct sockaddr *)&mapped, mappedlen,
 						  out, sizeof(out), "p2pcall/" P2PCALL_VERSION);
+		const uint8_t *ab;
+		size_t abn = addr_bytes(&mapped, &ab);
+		if (r > 0 && !addrlimit_allow(srv->stun_limit, ab, abn, clock_now_us())) {
+			/* Anyone can ask, under any source address: answers
+			 * are rate-limited per address so that the server
+			 * cannot be aimed at a victim. */
+			srv->stun_limited++;
+			continue;
+		}
 		if (r <= 0) {
 			srv->stun_dropped++;
 			if (!srv->logged_stun_drop) {
@@ -415,6 +458,14 @@ int server_run(const struct server_opts *opts)
 		return 1;
 	}
 
+	/* Each client is a descriptor: take all the kernel allows us. */
+	struct rlimit rl = { 0, 0 };
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+
 	unsigned keepalive = opts->keepalive_s ? opts->keepalive_s : 30;
 	srv.idle_timeout = (struct timeval){ 3 * (time_t)keepalive, 0 };
 	struct sb_config cfg = {
@@ -422,17 +473,42 @@ int server_run(const struct server_opts *opts)
 		.keepalive_s = keepalive,
 		.ring_timeout_us = (uint64_t)opts->ring_timeout_s * 1000000u,
 		.register_timeout_us = (uint64_t)opts->register_timeout_s * 1000000u,
+		.line_timeout_us = (uint64_t)opts->line_timeout_s * 1000000u,
+		.max_line = opts->max_line,
+		.register_per_s = opts->register_rate,
+		.register_burst = opts->register_rate ? (opts->register_rate > 2 ? 2 * opts->register_rate : 5) : 0,
+		.invite_per_s = opts->invite_rate,
+		.invite_burst = opts->invite_rate ? (opts->invite_rate > 5 ? 2 * opts->invite_rate : 10) : 0,
+		.require_keys = opts->require_keys,
+		.closed = opts->closed,
 	};
+	/* ops.bound stays NULL until the bindings store is wired in:
+	 * bindings made by REGISTER then live as long as the process. */
 	static const struct sb_ops ops = { .send = sb_send, .close = sb_close,
-					   .relay_alloc = sb_relay_alloc, .relay_release = sb_relay_release };
+					   .relay_alloc = sb_relay_alloc, .relay_release = sb_relay_release,
+					   .random = sb_random };
+	uint32_t relay_rate = (opts->relay_kbps ? opts->relay_kbps : 256) * 125u;
+	struct relay_config rcfg = { .rate_bytes_per_s = relay_rate,
+				     .burst_bytes = relay_rate / 2 > 16000 ? relay_rate / 2 : 16000 };
+	uint8_t limit_key[ADDRLIMIT_KEY_LEN];
 	signal(SIGPIPE, SIG_IGN);
 
 	srv.base = event_base_new();
 	srv.udp = udp;
 	srv.max_clients = opts->max_clients ? opts->max_clients : 100000;
 	srv.max_per_ip = opts->max_per_ip ? opts->max_per_ip : 256;
-	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 || relay_new(&srv.relay, NULL) < 0 ||
-	    strmap_new(&srv.per_ip) < 0)
+	/* Past the descriptor limit accept() fails and the client hears
+	 * nothing; below it, it hears server-full. Keep a margin for the
+	 * listener, the UDP socket and the refusals themselves. */
+	if (rl.rlim_cur > 128 && srv.max_clients > rl.rlim_cur - 64) {
+		srv.max_clients = (unsigned)(rl.rlim_cur - 64);
+		log_info("at most %u clients: the limit of open files is %llu", srv.max_clients,
+			 (unsigned long long)rl.rlim_cur);
+	}
+	randombytes_buf(limit_key, sizeof(limit_key));
+	if (!srv.base || sodium_init() < 0 || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 ||
+	    relay_new(&srv.relay, &rcfg) < 0 || strmap_new(&srv.per_ip) < 0 ||
+	    addrlimit_new(&srv.stun_limit, 4096, opts->stun_rate, 0, limit_key) < 0)
 		goto out;
 	srv.listener = evconnlistener_new(srv.base, on_accept, &srv, LEV_OPT_CLOSE_ON_FREE, -1, tcp);
 	if (!srv.listener)
@@ -441,9 +517,10 @@ int server_run(const struct server_opts *opts)
 	evconnlistener_set_error_cb(srv.listener, on_accept_error);
 	srv.udp_ev = event_new(srv.base, udp, EV_READ | EV_PERSIST, on_udp, &srv);
 	srv.timer = evtimer_new(srv.base, on_timer, &srv);
+	srv.accept_pause = evtimer_new(srv.base, on_accept_resume, &srv);
 	srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-	if (!srv.udp_ev || !srv.timer || !srv.sigint || !srv.sigterm)
+	if (!srv.udp_ev || !srv.timer || !srv.accept_pause || !srv.sigint || !srv.sigterm)
 		goto out;
 	event_add(srv.udp_ev, NULL);
 	event_add(srv.sigint, NULL);
@@ -463,14 +540,18 @@ int server_run(const struct server_opts *opts)
 	log_info("served %llu calls; %llu malformed lines, %llu overlong, %llu register timeouts; "
 		 "STUN: %llu answered, %llu dropped; relay: %llu calls, %llu packets forwarded, "
 		 "%llu dropped (bad token), %llu dropped (rate); refused %llu connections (full), "
-		 "%llu (per address); %llu slow lines, %llu rate-limited lines",
+		 "%llu (per address); %llu slow lines, %llu rate-limited lines, %llu REGISTER/INVITE "
+		 "refused as too many; %llu bad signatures, %llu key refusals; %llu STUN answers "
+		 "withheld (rate per address)",
 		 (unsigned long long)st->calls_total, (unsigned long long)st->malformed,
 		 (unsigned long long)st->overlong, (unsigned long long)st->register_timeouts,
 		 (unsigned long long)srv.stun_answered, (unsigned long long)srv.stun_dropped,
 		 (unsigned long long)rs->allocations, (unsigned long long)rs->forwarded,
 		 (unsigned long long)rs->dropped_bad_token, (unsigned long long)rs->dropped_rate,
 		 (unsigned long long)srv.refused_full, (unsigned long long)srv.refused_ip,
-		 (unsigned long long)st->line_timeouts, (unsigned long long)st->rate_limited);
+		 (unsigned long long)st->line_timeouts, (unsigned long long)st->rate_limited,
+		 (unsigned long long)st->verb_rate_limited, (unsigned long long)st->bad_signatures,
+		 (unsigned long long)st->key_refusals, (unsigned long long)srv.stun_limited);
 	status = 0;
 out:
 	if (status)
@@ -485,6 +566,7 @@ out:
 	strmap_free(srv.per_ip);
 	sb_free(srv.sb); /* frees the connections' protocol state */
 	relay_free(srv.relay);
+	addrlimit_free(srv.stun_limit);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (tcp >= 0)
@@ -493,6 +575,8 @@ out:
 		event_free(srv.udp_ev);
 	if (srv.timer)
 		event_free(srv.timer);
+	if (srv.accept_pause)
+		event_free(srv.accept_pause);
 	if (srv.sigint)
 		event_free(srv.sigint);
 	if (srv.sigterm)

@@ -139,8 +139,8 @@ START_TEST(bash_completion)
 	ck_assert_str_eq(bash_complete("p2pcall --relay=n"), "never");
 	ck_assert_str_eq(bash_complete("p2pcall --frame-ms "), "10 20 40 60");
 	ck_assert_str_eq(bash_complete("p2pcall --bitrate "), "");
-	ck_assert_str_eq(bash_complete("p2pcall --serve --re"), "--register-timeout");
-	ck_assert_str_eq(bash_complete("p2pcall --serve --li"), "--listen");
+	ck_assert_str_eq(bash_complete("p2pcall --serve --register-t"), "--register-timeout");
+	ck_assert_str_eq(bash_complete("p2pcall --serve --lis"), "--listen");
 	/* A client option rules out --serve; --serve rules out client options. */
 	ck_assert_str_eq(bash_complete("p2pcall --json --se"), "");
 	ck_assert_str_eq(bash_complete("p2pcall --se"), "--serve");
@@ -247,7 +247,7 @@ START_TEST(zsh_completion)
 	ck_assert_int_eq(run(cmd, help, sizeof(help)), 0);
 	static const char *const lines[] = {
 		"p2pcall --re", "p2pcall --relay ", "p2pcall --relay=n", "p2pcall --frame-ms ",
-		"p2pcall --serve --li", "p2pcall --serve --re", "p2pcall --json --se",
+		"p2pcall --serve --lis", "p2pcall --serve --register-t", "p2pcall --json --se",
 		"p2pcall --", "p2pcall --serve --",
 	};
 	enum { N = sizeof(lines) / sizeof(lines[0]) };

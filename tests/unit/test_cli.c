@@ -96,6 +96,18 @@ START_TEST(serve)
 	ck_assert_str_eq(c.listen, "0.0.0.0:3479");
 	ck_assert_uint_eq(c.keepalive_s, 5);
 	ck_assert_int_eq(c.verbosity, -1);
+	/* Identities and limits. */
+	ck_assert_int_eq(PARSE("--serve", "--bindings", "/var/lib/p2pcall/bindings", "--require-keys", "--closed",
+			       "--max-line", "512", "--line-timeout", "3", "--register-rate", "4", "--invite-rate",
+			       "7", "--relay-kbps", "64", "--stun-rate", "20"), 0);
+	ck_assert_str_eq(c.bindings, "/var/lib/p2pcall/bindings");
+	ck_assert(c.require_keys && c.closed);
+	ck_assert_uint_eq(c.max_line, 512);
+	ck_assert_uint_eq(c.line_timeout_s, 3);
+	ck_assert_uint_eq(c.register_rate, 4);
+	ck_assert_uint_eq(c.invite_rate, 7);
+	ck_assert_uint_eq(c.relay_kbps, 64);
+	ck_assert_uint_eq(c.stun_rate, 20);
 	ck_assert_int_eq(PARSE("--help"), 0);
 	ck_assert(c.help);
 	ck_assert_int_eq(PARSE("-V"), 0);
@@ -130,6 +142,11 @@ START_TEST(errors_name_the_bad_value)
 		{ { "--stun", "[::1", "a@h" }, "`[::1'" },
 		{ { "--stun", "h:0", "a@h" }, "`h:0'" },
 		{ { "--serve", "--relay", "never" }, "--relay" },
+		{ { "--serve", "--max-line", "2000" }, "`2000'" },
+		{ { "--serve", "--stun-rate", "0" }, "`0'" },
+		{ { "--serve", "--relay-kbps", "x" }, "`x'" },
+		{ { "--serve", "--line-timeout", "0.5" }, "`0.5'" },
+		{ { "--closed", "a@h" }, "--serve" },
 		{ { NULL }, "NAME@HOST" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -100,7 +100,9 @@ START_TEST(good_server_file)
 	/* Client keys are unknown to the server and the other way round. */
 	bad_server("relay = never\n",
 		   "~/.config/p2pcall/config:1: unknown key `relay' in a server file (known: listen, "
-		   "keepalive, ring-timeout, register-timeout, max-clients, max-per-ip)");
+		   "keepalive, ring-timeout, register-timeout, max-clients, max-per-ip, bindings, "
+		   "require-keys, closed, max-line, line-timeout, register-rate, invite-rate, relay-kbps, "
+		   "stun-rate)");
 	bad("listen = 0.0.0.0\n",
 	    "~/.config/p2pcall/config:1: unknown key `listen' in a client file (known: identity, "
 	    "relay, stun, turn, input-device, output-device, bitrate, frame-ms, auto-answer, json)");

@@ -1,10 +1,13 @@
 /* Switchboard: registration and every call outcome, with a fake clock and
  * fake connections that record what the server sends them. */
 #include <check.h>
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "p2pcall/regproof.h"
 #include "p2pcall/sig.h"
 #include "p2pcall/switchboard.h"
 
@@ -106,7 +109,9 @@ static void registered(int i, const char *name)
 {
 	char line[128];
 	open_conn(i);
-	ck_assert_str_eq(next(i), "HELLO version=1 agent=test/1 keepalive=5");
+	/* (with a challenge= when the fixture has a random op) */
+	const char *h = next(i);
+	ck_assert_msg(strncmp(h, "HELLO version=1 agent=test/1 keepalive=5", 40) == 0, "%s", h);
 	say(i, "HELLO version=1\n");
 	expect(i, "OK re=HELLO");
 	snprintf(line, sizeof(line), "REGISTER name=%s\n", name);
@@ -498,6 +503,466 @@ START_TEST(private_callee)
 }
 END_TEST
 
+
+/* --- identities: registration proved by a key --- */
+
+static int bound_calls, bound_fail;
+static char bound_name[40];
+static uint8_t bound_pk[32];
+static uint8_t chal_seed;
+
+/* Deterministic "randomness": each challenge differs from the last. */
+static int fake_random(void *ctx, uint8_t *buf, size_t n)
+{
+	chal_seed++;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)(chal_seed * 31 + i);
+	return 0;
+}
+
+static int fake_bound(void *ctx, const char *name, const uint8_t pk[SB_KEY_LEN])
+{
+	bound_calls++;
+	snprintf(bound_name, sizeof(bound_name), "%s", name);
+	memcpy(bound_pk, pk, 32);
+	return bound_fail ? -EIO : 0;
+}
+
+static const struct sb_ops key_ops = { .send = on_send, .close = on_close,
+				       .random = fake_random, .bound = fake_bound };
+
+/* Two fixed key pairs. */
+static uint8_t pk1[32], sk1[64], pk2[32], sk2[64];
+
+static void keys_with(bool require_keys, bool closed, size_t max_bindings)
+{
+	memset(&F, 0, sizeof(F));
+	bound_calls = bound_fail = 0;
+	chal_seed = 0;
+	ck_assert_int_ge(sodium_init(), 0);
+	uint8_t seed[32];
+	memset(seed, 1, sizeof(seed));
+	crypto_sign_seed_keypair(pk1, sk1, seed);
+	memset(seed, 2, sizeof(seed));
+	crypto_sign_seed_keypair(pk2, sk2, seed);
+	struct sb_config cfg = { .agent = "test/1", .keepalive_s = 5, .require_keys = require_keys,
+				 .closed = closed, .max_bindings = max_bindings };
+	ck_assert_int_eq(sb_new(&F.sb, &cfg, &key_ops, NULL), 0);
+}
+
+static void setup_keys(void) { keys_with(false, false, 0); }
+
+static const char *b64(const uint8_t *bin, size_t n)
+{
+	static char out[4][100];
+	static int k;
+	k = (k + 1) % 4;
+	ck_assert_int_gt(regproof_b64_encode(bin, n, out[k], sizeof(out[k])), 0);
+	return out[k];
+}
+
+/* Opens connection I through HELLO; returns its challenge (decoded). */
+static void hello(int i, uint8_t chal[32])
+{
+	open_conn(i);
+	const char *h = next(i);
+	const char *c = strstr(h, " challenge=");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(strlen(c + 11), 43);
+	ck_assert_int_eq(regproof_b64_decode(c + 11, chal, 32), 0);
+	say(i, "HELLO version=1\n");
+	expect(i, "OK re=HELLO");
+}
+
+/* Sends REGISTER name=NAME key=PK sig=SIG(SK over CHAL). */
+static void say_register(int i, const char *name, const uint8_t *pk, const uint8_t *sk, const uint8_t *chal)
+{
+	uint8_t sig[64];
+	char line[400];
+	ck_assert_int_eq(regproof_sign(sk, chal, name, sig), 0);
+	snprintf(line, sizeof(line), "REGISTER name=%s key=%s sig=%s\n", name, b64(pk, 32), b64(sig, 64));
+	say(i, line);
+}
+
+static void keyed(int i, const char *name, const uint8_t *pk, const uint8_t *sk, const char *how)
+{
+	uint8_t chal[32];
+	char want[200];
+	hello(i, chal);
+	say_register(i, name, pk, sk, chal);
+	snprintf(want, sizeof(want), "OK re=REGISTER name=%s seen=198.51.100.%d:4000%d key=%s", name, i, i, how);
+	expect(i, want);
+}
+
+START_TEST(challenge_is_fresh_per_connection)
+{
+	uint8_t c0[32], c1[32];
+	hello(0, c0);
+	hello(1, c1);
+	ck_assert_mem_ne(c0, c1, 32);
+}
+END_TEST
+
+START_TEST(first_keyed_register_binds_then_verifies)
+{
+	keyed(0, "alice", pk1, sk1, "bound");
+	ck_assert_int_eq(bound_calls, 1);
+	ck_assert_str_eq(bound_name, "alice");
+	ck_assert_mem_eq(bound_pk, pk1, 32);
+	uint8_t got[32];
+	ck_assert_int_eq(sb_key_of(F.sb, "alice", got), 0);
+	ck_assert_mem_eq(got, pk1, 32);
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 1);
+	sb_conn_close(F.sb, F.conn[0], F.now);
+	/* Back on a new connection, with a new challenge: verified, and
+	 * nothing new to store. */
+	keyed(1, "alice", pk1, sk1, "verified");
+	ck_assert_int_eq(bound_calls, 1);
+	ck_assert_uint_eq(sb_stats(F.sb)->keyed, 2);
+	ck_assert_int_eq(sb_key_of(F.sb, "bob", got), -ENOENT);
+}
+END_TEST
+
+START_TEST(bound_name_refuses_others)
+{
+	uint8_t chal[32], sig[64];
+	char line[400];
+	keyed(0, "alice", pk1, sk1, "bound");
+	sb_conn_close(F.sb, F.conn[0], F.now);
+	hello(1, chal);
+	/* No key for a bound name. */
+	say(1, "REGISTER name=alice\n");
+	expect(1, "ERR re=REGISTER code=401 reason=key-required");
+	/* Another key, properly signed: the name is someone else's. */
+	say_register(1, "alice", pk2, sk2, chal);
+	expect(1, "ERR re=REGISTER code=403 reason=key-mismatch msg=this%20name%20is%20bound%20to%20another%20key");
+	/* The right key with a signature by another key. */
+	ck_assert_int_eq(regproof_sign(sk2, chal, "alice", sig), 0);
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s sig=%s\n", b64(pk1, 32), b64(sig, 64));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=401 reason=bad-signature");
+	ck_assert_uint_eq(sb_stats(F.sb)->registered, 0);
+	ck_assert_uint_eq(sb_stats(F.sb)->bad_signatures, 1);
+	ck_assert_uint_eq(sb_stats(F.sb)->key_refusals, 2);
+	/* And at last the holder of the key. */
+	say_register(1, "alice", pk1, sk1, chal);
+	expect(1, "OK re=REGISTER name=alice seen=198.51.100.1:40001 key=verified");
+}
+END_TEST
+
+START_TEST(signature_must_match_this_connection)
+{
+	uint8_t c0[32], c1[32], sig[64];
+	char line[400];
+	hello(0, c0);
+	hello(1, c1);
+	/* A signature made for connection 0's challenge, replayed on 1. */
+	ck_assert_int_eq(regproof_sign(sk1, c0, "alice", sig), 0);
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s sig=%s\n", b64(pk1, 32), b64(sig, 64));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=401 reason=bad-signature");
+	/* Signed for another name. */
+	ck_assert_int_eq(regproof_sign(sk1, c1, "alicf", sig), 0);
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s sig=%s\n", b64(pk1, 32), b64(sig, 64));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=401 reason=bad-signature");
+	/* A key and no signature; a signature that is not 64 bytes. */
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s\n", b64(pk1, 32));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=401 reason=bad-signature");
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s sig=%s\n", b64(pk1, 32), b64(sig, 63));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=401 reason=bad-signature");
+	/* A key that is not 32 bytes of base64url (after a pause: REGISTER
+	 * attempts are rate-limited). */
+	F.now += 2000000;
+	say(1, "REGISTER name=alice key=AAAA sig=AAAA\n");
+	expect(1, "ERR re=REGISTER code=400 reason=bad-key");
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s= sig=x\n", b64(pk1, 32));
+	say(1, line);
+	expect(1, "ERR re=REGISTER code=400 reason=bad-key");
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 0);
+	ck_assert_int_eq(bound_calls, 0);
+}
+END_TEST
+
+START_TEST(keyless_unbound_still_works)
+{
+	open_conn(0);
+	ck_assert_ptr_nonnull(strstr(next(0), " challenge="));
+	say(0, "HELLO version=1\nREGISTER name=carol sig=ignored\n");
+	expect(0, "OK re=HELLO");
+	expect(0, "OK re=REGISTER name=carol seen=198.51.100.0:40000");
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 0);
+	ck_assert_uint_eq(sb_stats(F.sb)->keyed, 0);
+}
+END_TEST
+
+START_TEST(store_failure_refuses)
+{
+	uint8_t chal[32];
+	bound_fail = 1;
+	hello(0, chal);
+	say_register(0, "alice", pk1, sk1, chal);
+	expect(0, "ERR re=REGISTER code=503 reason=store-failed");
+	ck_assert_int_eq(bound_calls, 1);
+	ck_assert_uint_eq(sb_stats(F.sb)->registered, 0);
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 0);
+	ck_assert_uint_eq(sb_stats(F.sb)->store_failures, 1);
+	uint8_t got[32];
+	ck_assert_int_eq(sb_key_of(F.sb, "alice", got), -ENOENT);
+	/* Once the store works again, the same proof binds. */
+	bound_fail = 0;
+	say_register(0, "alice", pk1, sk1, chal);
+	expect(0, "OK re=REGISTER name=alice seen=198.51.100.0:40000 key=bound");
+}
+END_TEST
+
+START_TEST(preloaded_bindings)
+{
+	uint8_t got[32];
+	ck_assert_int_eq(sb_bind(F.sb, "alice", pk1), 0);
+	ck_assert_int_eq(sb_bind(F.sb, "alice", pk1), 0); /* again: no change */
+	ck_assert_int_eq(sb_bind(F.sb, "alice", pk2), -EEXIST);
+	ck_assert_int_eq(sb_bind(F.sb, "Alice", pk2), -EINVAL);
+	ck_assert_int_eq(sb_bind(F.sb, "", pk2), -EINVAL);
+	ck_assert_int_eq(sb_key_of(F.sb, "alice", got), 0);
+	ck_assert_mem_eq(got, pk1, 32);
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 1);
+	keyed(0, "alice", pk1, sk1, "verified");
+	ck_assert_int_eq(bound_calls, 0);
+	/* A bound name that is not connected is offline, not unknown. */
+	ck_assert_int_eq(sb_bind(F.sb, "dave", pk2), 0);
+	say(0, "INVITE to=dave\n");
+	expect(0, "ERR re=INVITE code=480 reason=offline");
+}
+END_TEST
+
+START_TEST(bindings_are_bounded)
+{
+	sb_free(F.sb);
+	keys_with(false, false, 2);
+	ck_assert_int_eq(sb_bind(F.sb, "a1", pk1), 0);
+	ck_assert_int_eq(sb_bind(F.sb, "a2", pk1), 0);
+	ck_assert_int_eq(sb_bind(F.sb, "a3", pk1), -ENOSPC);
+	uint8_t chal[32];
+	hello(0, chal);
+	say_register(0, "a3", pk1, sk1, chal);
+	expect(0, "ERR re=REGISTER code=503 reason=bindings-full");
+	ck_assert_int_eq(bound_calls, 0);
+	/* Known names still register. */
+	say_register(0, "a2", pk1, sk1, chal);
+	expect(0, "OK re=REGISTER name=a2 seen=198.51.100.0:40000 key=verified");
+}
+END_TEST
+
+START_TEST(require_keys_mode)
+{
+	sb_free(F.sb);
+	keys_with(true, false, 0);
+	uint8_t chal[32];
+	hello(0, chal);
+	say(0, "REGISTER name=carol\n");
+	expect(0, "ERR re=REGISTER code=401 reason=key-required");
+	say_register(0, "carol", pk2, sk2, chal);
+	expect(0, "OK re=REGISTER name=carol seen=198.51.100.0:40000 key=bound");
+}
+END_TEST
+
+START_TEST(closed_mode)
+{
+	sb_free(F.sb);
+	keys_with(false, true, 0);
+	ck_assert_int_eq(sb_bind(F.sb, "alice", pk1), 0);
+	uint8_t chal[32];
+	hello(0, chal);
+	say(0, "REGISTER name=bob\n");
+	expect(0, "ERR re=REGISTER code=403 reason=not-listed");
+	say_register(0, "bob", pk2, sk2, chal);
+	expect(0, "ERR re=REGISTER code=403 reason=not-listed");
+	say(0, "REGISTER name=alice\n");
+	expect(0, "ERR re=REGISTER code=401 reason=key-required");
+	say_register(0, "alice", pk2, sk2, chal);
+	expect(0, "ERR re=REGISTER code=403 reason=key-mismatch msg=this%20name%20is%20bound%20to%20another%20key");
+	say_register(0, "alice", pk1, sk1, chal);
+	expect(0, "OK re=REGISTER name=alice seen=198.51.100.0:40000 key=verified");
+	ck_assert_int_eq(bound_calls, 0);
+	ck_assert_uint_eq(sb_stats(F.sb)->bindings, 1);
+}
+END_TEST
+
+START_TEST(no_random_no_keys)
+{
+	/* The plain fixture has no random op: no challenge, keyless only. */
+	uint8_t sig[64] = { 0 };
+	char line[400];
+	open_conn(0);
+	expect(0, "HELLO version=1 agent=test/1 keepalive=5");
+	say(0, "HELLO version=1\n");
+	next(0);
+	snprintf(line, sizeof(line), "REGISTER name=alice key=%s sig=%s\n", b64(sig, 32), b64(sig, 64));
+	say(0, line);
+	expect(0, "ERR re=REGISTER code=401 reason=bad-signature");
+	say(0, "REGISTER name=alice\n");
+	expect(0, "OK re=REGISTER name=alice seen=198.51.100.0:40000");
+}
+END_TEST
+
+START_TEST(server_attests_idkey)
+{
+	char want[400];
+	keyed(0, "alice", pk1, sk1, "bound");
+	keyed(1, "bob", pk2, sk2, "bound");
+	registered(2, "carol");
+	/* A forged idkey= is dropped; the server writes the real one. */
+	say(0, "INVITE to=bob idkey=forged cand=host/10.0.0.1/5000\n");
+	expect(0, "OK re=INVITE call=1 to=bob");
+	snprintf(want, sizeof(want), "INCOMING call=1 from=alice seen=198.51.100.0:40000 idkey=%s "
+		 "cand=host/10.0.0.1/5000", b64(pk1, 32));
+	expect(1, want);
+	say(1, "ACCEPT call=1 idkey=forged ufrag=x\n");
+	expect(1, "OK re=ACCEPT call=1");
+	snprintf(want, sizeof(want), "ACCEPTED call=1 seen=198.51.100.1:40001 idkey=%s ufrag=x", b64(pk2, 32));
+	expect(0, want);
+	say(0, "UPDATE call=1 idkey=forged cand=srflx/1.2.3.4/5\n");
+	expect(1, "UPDATE call=1 cand=srflx/1.2.3.4/5");
+	say(0, "HANGUP call=1\n");
+	next(0);
+	next(1);
+	/* A keyless sender gets no idkey=, and cannot write one. */
+	say(2, "INVITE to=alice idkey=forged\n");
+	expect(2, "OK re=INVITE call=2 to=alice");
+	expect(0, "INCOMING call=2 from=carol seen=198.51.100.2:40002");
+}
+END_TEST
+
+/* --- rate limits on REGISTER and INVITE --- */
+
+START_TEST(register_rate_limit)
+{
+	open_conn(0);
+	next(0);
+	say(0, "HELLO version=1\n");
+	next(0);
+	/* A burst of 5 attempts is answered... */
+	for (int i = 0; i < 5; i++) {
+		say(0, "REGISTER name=Bad\n");
+		expect(0, "ERR re=REGISTER code=400 reason=bad-name");
+	}
+	/* ...the next is refused as too many, answered all the same. */
+	say(0, "REGISTER name=alice\n");
+	expect(0, "ERR re=REGISTER code=429 reason=too-many");
+	ck_assert_uint_eq(sb_stats(F.sb)->registered, 0);
+	/* Two a second refill. */
+	F.now += 500000;
+	say(0, "REGISTER name=alice\n");
+	expect(0, "OK re=REGISTER name=alice seen=198.51.100.0:40000");
+	say(0, "REGISTER name=alice\n");
+	expect(0, "ERR re=REGISTER code=429 reason=too-many");
+	ck_assert_uint_eq(sb_stats(F.sb)->verb_rate_limited, 2);
+	/* Persistent abuse closes: 20 refusals in all. */
+	for (int i = 0; i < 17; i++) {
+		say(0, "REGISTER name=alice\n");
+		expect(0, "ERR re=REGISTER code=429 reason=too-many");
+	}
+	ck_assert(!F.closed[0]);
+	say(0, "REGISTER name=alice\n");
+	expect(0, "ERR re=REGISTER code=429 reason=too-many");
+	ck_assert(F.closed[0]);
+}
+END_TEST
+
+START_TEST(invite_rate_limit)
+{
+	registered(0, "alice");
+	for (int i = 0; i < 10; i++) {
+		say(0, "INVITE to=nobody\n");
+		expect(0, "ERR re=INVITE code=404 reason=unknown");
+	}
+	say(0, "INVITE to=nobody\n");
+	expect(0, "ERR re=INVITE code=429 reason=too-many");
+	/* Other commands are not held up by it. */
+	say(0, "PING id=1\n");
+	expect(0, "PONG id=1");
+	F.now += 1000000; /* 5 a second */
+	for (int i = 0; i < 5; i++) {
+		say(0, "INVITE to=nobody\n");
+		expect(0, "ERR re=INVITE code=404 reason=unknown");
+	}
+	say(0, "INVITE to=nobody\n");
+	expect(0, "ERR re=INVITE code=429 reason=too-many");
+	ck_assert(!F.closed[0]);
+}
+END_TEST
+
+START_TEST(rate_limits_are_configurable)
+{
+	sb_free(F.sb);
+	struct sb_config cfg = { .agent = "test/1", .keepalive_s = 5, .register_per_s = 1,
+				 .register_burst = 1, .invite_per_s = 1, .invite_burst = 2, .max_refused = 2 };
+	ck_assert_int_eq(sb_new(&F.sb, &cfg, &ops, NULL), 0);
+	registered(0, "alice");
+	say(0, "INVITE to=x\nINVITE to=x\nINVITE to=x\n");
+	expect(0, "ERR re=INVITE code=404 reason=unknown");
+	expect(0, "ERR re=INVITE code=404 reason=unknown");
+	expect(0, "ERR re=INVITE code=429 reason=too-many");
+	say(0, "REGISTER name=b\n"); /* the one REGISTER went on alice */
+	expect(0, "ERR re=REGISTER code=429 reason=too-many");
+	ck_assert(F.closed[0]);
+}
+END_TEST
+
+START_TEST(max_line_configurable)
+{
+	sb_free(F.sb);
+	struct sb_config cfg = { .agent = "test/1", .keepalive_s = 5, .max_line = 32 };
+	ck_assert_int_eq(sb_new(&F.sb, &cfg, &ops, NULL), 0);
+	registered(0, "alice");
+	say(0, "PING id=0123456789abcdefghijklm\n"); /* 32 bytes with the LF */
+	expect(0, "PONG id=0123456789abcdefghijklm");
+	say(0, "PING id=0123456789abcdefghijklmn\n");
+	expect(0, "ERR code=400 reason=line-too-long");
+	ck_assert(F.closed[0]);
+	/* An unfinished line over the limit is refused at once. */
+	registered(1, "bob");
+	say(1, "PING id=0123456789abcdefghijklm");
+	expect_nothing(1); /* 31 bytes: may still end in time */
+	say(1, "n");
+	expect(1, "ERR code=400 reason=line-too-long");
+	ck_assert(F.closed[1]);
+	ck_assert_uint_eq(sb_stats(F.sb)->overlong, 2);
+}
+END_TEST
+
+START_TEST(forwarded_line_too_long)
+{
+	/* An INVITE that fits, but would not once the server adds call=,
+	 * from= and seen=: refused, and no call is made. */
+	char line[SIG_MAX_LINE + 8];
+	registered(0, "alice");
+	registered(1, "bob");
+	int n = snprintf(line, sizeof(line), "INVITE to=bob x=");
+	memset(line + n, 'a', SIG_MAX_LINE - 2 - (size_t)n);
+	line[SIG_MAX_LINE - 2] = '\n';
+	line[SIG_MAX_LINE - 1] = '\0';
+	say(0, line);
+	expect(0, "ERR re=INVITE code=400 reason=too-long");
+	expect_nothing(1);
+	ck_assert_uint_eq(sb_stats(F.sb)->calls, 0);
+	say(0, "INVITE to=bob\n");
+	expect(0, "OK re=INVITE call=1 to=bob");
+	next(1);
+	/* Likewise an ACCEPT: the call keeps ringing. */
+	memcpy(line, "ACCEPT call=1 x=", 16);
+	say(1, line);
+	expect(1, "ERR re=ACCEPT code=400 reason=too-long");
+	expect_nothing(0);
+	say(1, "ACCEPT call=1\n");
+	expect(1, "OK re=ACCEPT call=1");
+	expect(0, "ACCEPTED call=1 seen=198.51.100.1:40001");
+}
+END_TEST
+
 Suite *switchboard_suite(void)
 {
 	Suite *s = suite_create("switchboard");
@@ -535,6 +1000,26 @@ Suite *switchboard_suite(void)
 	tcase_add_test(c, slow_line_times_out);
 	tcase_add_test(c, line_flood_is_limited);
 	tcase_add_test(c, one_byte_at_a_time);
+	tcase_add_test(c, register_rate_limit);
+	tcase_add_test(c, invite_rate_limit);
+	tcase_add_test(c, rate_limits_are_configurable);
+	tcase_add_test(c, max_line_configurable);
+	tcase_add_test(c, forwarded_line_too_long);
+	tcase_add_test(c, no_random_no_keys);
+	suite_add_tcase(s, c);
+	c = tcase_create("identities");
+	tcase_add_checked_fixture(c, setup_keys, teardown);
+	tcase_add_test(c, challenge_is_fresh_per_connection);
+	tcase_add_test(c, first_keyed_register_binds_then_verifies);
+	tcase_add_test(c, bound_name_refuses_others);
+	tcase_add_test(c, signature_must_match_this_connection);
+	tcase_add_test(c, keyless_unbound_still_works);
+	tcase_add_test(c, store_failure_refuses);
+	tcase_add_test(c, preloaded_bindings);
+	tcase_add_test(c, bindings_are_bounded);
+	tcase_add_test(c, require_keys_mode);
+	tcase_add_test(c, closed_mode);
+	tcase_add_test(c, server_attests_idkey);
 	suite_add_tcase(s, c);
 	return s;
 }
