@@ -22,6 +22,7 @@ enum exit_status {
 	EXIT_NETWORK = 9,     /* connection lost during a call */
 	EXIT_CANCELLED = 10,  /* we hung up before the answer */
 	EXIT_AUDIO = 11,      /* --input/--output file or sound device unusable */
+	EXIT_SECURITY = 12,   /* the call could not be secured, or our key files are unusable */
 };
 
 enum relay_mode { RELAY_AUTO, RELAY_NEVER, RELAY_ALWAYS };
@@ -55,6 +56,10 @@ struct cli {
 	const char *input_dev, *output_dev;   /* NULL: the default devices */
 	unsigned frame_ms;         /* 0: default (20) */
 	int bitrate;               /* 0: default (24000) */
+	/* security (client) */
+	const char *identity_file;     /* NULL: the default place */
+	const char *known_peers_file;  /* NULL: the default place */
+	bool trust_new_key, insecure, vbr;
 };
 
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that

@@ -16,6 +16,10 @@ void ev_registered(const char *name, const char *server, const char *mapped);
 void ev_calling(const char *peer);
 void ev_incoming(const char *peer, unsigned long long call, bool will_answer);
 void ev_ringing(const char *peer);
+/* The call's keys are agreed: SAS is the code both people compare;
+ * PEER_KEY the peer's identity key; KEY_STATUS "new" (pinned now), "known"
+ * or "changed" (accepted with --trust-new-key). `connected' repeats SAS. */
+void ev_secured(const char *peer, const char *sas, const char *peer_key, const char *key_status);
 /* PATH is "direct" or "relay", or NULL for a peer without a media path.
  * SETUP_MS runs from the invitation (or the incoming call), PATH_MS from
  * the answer, to the moment the path is up. */

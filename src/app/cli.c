@@ -43,6 +43,14 @@ const char cli_usage[] =
 	"  --frame-ms MS         Opus frame duration: 10, 20 (default), 40 or 60\n"
 	"  --bitrate BPS         Opus bitrate in bit/s (default 24000, 6000..510000)\n"
 	"  --no-audio            no audio at all: signalling and media path only\n"
+	"security options (client; calls are end-to-end encrypted by default):\n"
+	"  --identity FILE       our identity key (default ~/.config/p2pcall/identity;\n"
+	"                        created on first use)\n"
+	"  --known-peers FILE    peers' pinned keys (default ~/.config/p2pcall/known_peers)\n"
+	"  --trust-new-key       accept (and pin) a peer's changed key for this call\n"
+	"  --insecure            allow unencrypted calls with peers that cannot encrypt\n"
+	"  --vbr                 variable bitrate even when encrypted (leaks speech\n"
+	"                        patterns through packet sizes; RFC 6562)\n"
 	"server options:\n"
 	"  --listen HOST[:PORT]  address to serve on (default: all, port 7878)\n"
 	"  --config FILE         read server settings from FILE (see doc/config.md)\n"
@@ -72,6 +80,7 @@ enum {
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
 	OPT_BINDINGS, OPT_REQUIRE_KEYS, OPT_CLOSED, OPT_MAX_LINE, OPT_LINE_TIMEOUT, OPT_REGISTER_RATE,
 	OPT_INVITE_RATE, OPT_RELAY_KBPS, OPT_STUN_RATE,
+	OPT_IDENTITY, OPT_KNOWN_PEERS, OPT_TRUST_NEW_KEY, OPT_INSECURE, OPT_VBR,
 };
 
 static const struct option options[] = {
@@ -108,6 +117,11 @@ static const struct option options[] = {
 	{ "frame-ms", required_argument, NULL, OPT_FRAME_MS },
 	{ "bitrate", required_argument, NULL, OPT_BITRATE },
 	{ "no-audio", no_argument, NULL, OPT_NO_AUDIO },
+	{ "identity", required_argument, NULL, OPT_IDENTITY },
+	{ "known-peers", required_argument, NULL, OPT_KNOWN_PEERS },
+	{ "trust-new-key", no_argument, NULL, OPT_TRUST_NEW_KEY },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "vbr", no_argument, NULL, OPT_VBR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -309,6 +323,11 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			rc = audio_option(opt, optarg, c, err, n);
 			client_opt = true;
 			break;
+		case OPT_IDENTITY: c->identity_file = optarg; client_opt = true; break;
+		case OPT_KNOWN_PEERS: c->known_peers_file = optarg; client_opt = true; break;
+		case OPT_TRUST_NEW_KEY: c->trust_new_key = true; client_opt = true; break;
+		case OPT_INSECURE: c->insecure = true; client_opt = true; break;
+		case OPT_VBR: c->vbr = true; client_opt = true; break;
 		case 'v': c->verbosity++; break;
 		case 'q': c->verbosity = -1; break;
 		case 'h': c->help = true; return 0;
@@ -326,8 +345,8 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		if (rest > 0)
 			return fail(err, n, "--serve takes no NAME@HOST or PEER (got `%s')", argv[optind]);
 		if (client_only_used(c) || client_opt)
-			return fail(err, n, "--json, --auto-answer, --once, --duration, --relay, --stun "
-				    "and the audio options are client options, not for --serve");
+			return fail(err, n, "--json, --auto-answer, --once, --duration, --relay, --stun, "
+				    "the audio and the security options are client options, not for --serve");
 		return 0;
 	}
 	if (c->list_devices) {

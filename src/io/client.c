@@ -9,10 +9,12 @@
  * IDLE (or exits with --once). */
 #include "p2pcall/client.h"
 #include "p2pcall/audio_dev.h"
+#include "p2pcall/callsec.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/events.h"
 #include "p2pcall/log.h"
 #include "p2pcall/media.h"
+#include "p2pcall/mediacrypt.h"
 #include "p2pcall/netaddr.h"
 #include "p2pcall/oncall.h"
 #include "p2pcall/path.h"
@@ -101,7 +103,8 @@ struct client {
 
 	/* the media path: per-call credentials and candidates */
 	struct path *path;
-	char ufrag[9], pwd[25];
+	bool controlling;        /* we placed the call */
+	char ufrag[9], pwd[40];
 	char local_cands[MAX_CANDS][64];
 	size_t n_local;
 	char remote_ufrag[65], remote_pwd[129]; /* empty: peer offered none */
@@ -127,6 +130,14 @@ struct client {
 	bool has_relay, relay_bound, relay_heard_peer, fallback_due;
 	uint64_t relay_started_us;
 	struct event *relay_timer, *fallback_timer, *setup_timer, *restun_timer;
+
+	/* end-to-end security (callsec.h): our identity, known peers, and
+	 * this call's handshake and keys */
+	struct callsec *sec;
+	char challenge[64];       /* from the server's HELLO; empty: none */
+	bool secure;              /* this call is (being) encrypted */
+	bool awaiting_reveal;     /* callee: answered, the caller's key to come */
+	uint64_t refused;         /* media packets refused in this call */
 
 	/* audio: opened at start, runs while a call with a path is connected */
 	struct media *media;
@@ -284,8 +295,12 @@ static void end_call(struct client *cl, const char *reason, int status)
 	if (had_media) {
 		media_stop(cl->media);
 		media_call_stats(cl->media, &ms);
+		ms.bad_packets += cl->refused + callsec_refused(cl->sec);
 		event_del(cl->stats_timer);
 	}
+	callsec_end(cl->sec); /* the call's keys are wiped */
+	cl->secure = cl->awaiting_reveal = false;
+	cl->refused = 0;
 	path_free(cl->path);
 	cl->path = NULL;
 	cl->answered_us = 0;
@@ -438,12 +453,18 @@ static void relay_send(struct client *cl, const uint8_t *payload, size_t n)
 	sendto(cl->udp, buf, RELAY_HDR + RELAY_TOKEN_LEN + n, 0, (struct sockaddr *)&cl->server, cl->server_len);
 }
 
+/* An encrypted call carries media only once both ends hold its keys. */
+static bool keys_ready(const struct client *cl)
+{
+	return !cl->secure || callsec_ready(cl->sec);
+}
+
 /* Uses the relay once it carries the peer's packets, if the mode asks for
  * it now: always at once; auto once the fallback is due (no direct path
  * in time, or checks failed). */
 static void maybe_use_relay(struct client *cl)
 {
-	if (cl->via || !cl->relay_heard_peer || cl->cstate != C_ANSWERED)
+	if (cl->via || !cl->relay_heard_peer || cl->cstate != C_ANSWERED || !keys_ready(cl))
 		return;
 	if (cl->cli->relay == RELAY_ALWAYS || (cl->cli->relay == RELAY_AUTO && cl->fallback_due))
 		connected(cl, "relay", cl->server_str);
@@ -480,6 +501,22 @@ static void relay_start(struct client *cl, const char *tok_hex)
 	event_active(cl->relay_timer, EV_TIMEOUT, 0);
 }
 
+/* Plays a packet of the peer's media; in an encrypted call only one that
+ * authenticates (decrypted in place). False if it was refused. */
+static bool media_from_peer(struct client *cl, uint8_t *pkt, size_t len)
+{
+	if (cl->secure) {
+		if (!callsec_ready(cl->sec))
+			return false; /* too early: not counted, not an attack */
+		int n = callsec_unprotect(cl->sec, pkt, len);
+		if (n < 0)
+			return false; /* tampered, replayed or garbage: counted */
+		len = (size_t)n;
+	}
+	media_input(cl->media, pkt, len);
+	return true;
+}
+
 /* A datagram from the server that is a relay frame. */
 static void relay_input(struct client *cl, const uint8_t *buf, size_t n)
 {
@@ -495,7 +532,11 @@ static void relay_input(struct client *cl, const uint8_t *buf, size_t n)
 	const uint8_t *payload = buf + RELAY_HDR;
 	size_t len = n - RELAY_HDR;
 	if (rtp_demux_is_rtp(payload, len)) {
-		media_input(cl->media, payload, len);
+		uint8_t pkt[1500];
+		if (len <= sizeof(pkt)) {
+			memcpy(pkt, payload, len);
+			media_from_peer(cl, pkt, len);
+		}
 		return;
 	}
 	if (len == sizeof(PROBE) - 1 && memcmp(payload, PROBE, len) == 0 && !cl->relay_heard_peer) {
@@ -517,6 +558,10 @@ static void on_setup_limit(evutil_socket_t fd, short what, void *arg)
 	struct client *cl = arg;
 	if (cl->via)
 		return;
+	if (cl->awaiting_reveal) {
+		ev_error("%s did not complete the key exchange within %d s", cl->peer, SETUP_LIMIT_S);
+		return fail_call(cl);
+	}
 	ev_error("no path to %s could be opened within %d s%s", cl->peer, SETUP_LIMIT_S,
 		 cl->cli->relay == RELAY_NEVER ? " (the relay is off: --relay never)" : "");
 	fail_call(cl);
@@ -571,20 +616,68 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 	}
 }
 
-/* Creates this call's path with our fresh credentials and candidates. */
-static int open_path(struct client *cl, bool controlling)
+/* (Re)creates this call's path with our credentials and candidates. */
+static int make_path(struct client *cl)
 {
 	static const struct path_cbs cbs = { .event = on_path, .send = send_to_peer };
-	path_random_token(cl->ufrag, 8);
-	path_random_token(cl->pwd, 24);
-	gather_candidates(cl);
-	struct path_config pc = { .controlling = controlling, .local_ufrag = cl->ufrag, .local_pwd = cl->pwd };
+	path_free(cl->path);
+	cl->path = NULL;
+	struct path_config pc = { .controlling = cl->controlling, .local_ufrag = cl->ufrag, .local_pwd = cl->pwd };
 	int rc = path_new(&cl->path, cl->base, cl->udp, &pc, &cbs, cl);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < cl->n_local; i++)
 		path_add_local(cl->path, cl->local_cands[i]);
 	return 0;
+}
+
+/* Creates this call's path with fresh credentials and our candidates. */
+static int open_path(struct client *cl, bool controlling)
+{
+	cl->controlling = controlling;
+	path_random_token(cl->ufrag, 8);
+	path_random_token(cl->pwd, 24);
+	gather_candidates(cl);
+	return make_path(cl);
+}
+
+/* The call cannot be secured the way the user asked: say why, loudly, and
+ * end it (VERB tells the server and so the peer). */
+static void refuse_call(struct client *cl, const char *why, const char *verb)
+{
+	ev_error("%s", why);
+	if (cl->call_id)
+		send_call_verb(cl, verb, NULL);
+	end_call(cl, "security", EXIT_SECURITY);
+}
+
+/* Both ends hold the call's keys: show the code the two people compare,
+ * and key the connectivity checks with the call's keys, so that only the
+ * two ends (not the server, which saw the signalling) can answer them. */
+static int secured(struct client *cl)
+{
+	const char *sas = callsec_sas(cl->sec);
+	ev_secured(cl->peer, sas, callsec_peer_key(cl->sec), callsec_peer_key_status(cl->sec));
+	tui_progress(cl, "the call is encrypted: compare the code \"%s\" with %s", sas, cl->peer);
+	char remote[64];
+	callsec_ice_pwds(cl->sec, cl->pwd, remote);
+	snprintf(cl->remote_pwd, sizeof(cl->remote_pwd), "%s", remote);
+	return make_path(cl);
+}
+
+/* Does the peer's answer to "encrypt?" let the call go on? A peer with no
+ * media at all (a plain signalling client) has nothing to encrypt. */
+static bool security_acceptable(const struct client *cl, enum callsec_verdict v)
+{
+	if (v == CALLSEC_SECURE)
+		return true;
+	if (v != CALLSEC_PLAIN)
+		return false;
+	if (!cl->remote_ufrag[0])
+		return true;
+	if (cl->cli->insecure)
+		log_warn("the call with %s is NOT encrypted (--insecure)", cl->peer);
+	return cl->cli->insecure;
 }
 
 /* Keeps what the peer offered in its INVITE or ACCEPT. */
@@ -611,9 +704,11 @@ static void store_offer(struct client *cl, const struct sig_msg *m)
  * connected without a media path. */
 static void start_path(struct client *cl, const char *relay_tok)
 {
-	cl->cstate = C_ANSWERED;
-	cl->answer_seen_us = clock_now_us();
-	media_listen(cl->media);
+	if (cl->cstate != C_ANSWERED) {
+		cl->cstate = C_ANSWERED;
+		cl->answer_seen_us = clock_now_us();
+		media_listen(cl->media);
+	}
 	if (!cl->remote_ufrag[0] || !cl->remote_pwd[0] || !cl->path ||
 	    path_set_remote(cl->path, cl->remote_ufrag, cl->remote_pwd) < 0) {
 		connected(cl, NULL, cl->peer_seen);
@@ -628,6 +723,7 @@ static void start_path(struct client *cl, const char *relay_tok)
 			end_call(cl, "network", EXIT_NETWORK);
 		} else {
 			tui_progress(cl, "connecting to %s through the relay at %s", cl->peer, cl->server_str);
+			maybe_use_relay(cl); /* its probe may have come before the keys */
 		}
 		return; /* no checks: the peers never learn each other's address */
 	}
@@ -668,8 +764,21 @@ static void answer(struct client *cl)
 	sig_writer_init(&w, "ACCEPT");
 	sig_writer_addf(&w, "call", "%llu", cl->call_id);
 	add_media_fields(cl, &w);
+	if (cl->secure && callsec_accept_fields(cl->sec, &w) < 0)
+		return refuse_call(cl, "cannot take part in the caller's key exchange", "REJECT");
 	send_msg(cl, &w);
 	stdin_watch(cl, false);
+	if (cl->secure) {
+		/* The checks wait for the caller's key (its UPDATE), from
+		 * which their passwords derive. */
+		cl->cstate = C_ANSWERED;
+		cl->answer_seen_us = clock_now_us();
+		cl->awaiting_reveal = true;
+		media_listen(cl->media);
+		struct timeval limit = { SETUP_LIMIT_S, 0 };
+		event_add(cl->setup_timer, &limit);
+		return;
+	}
 	/* Our relay token comes with the server's OK to this ACCEPT. */
 	start_path(cl, NULL);
 }
@@ -688,6 +797,10 @@ static void place_call(struct client *cl)
 	sig_writer_init(&w, "INVITE");
 	sig_writer_add(&w, "to", cl->peer);
 	add_media_fields(cl, &w);
+	if (callsec_invite(cl->sec, cl->cli->name, cl->peer, &w) < 0) {
+		ev_error("cannot start the key exchange");
+		return finish(cl, EXIT_ERROR);
+	}
 	send_msg(cl, &w);
 	ev_calling(cl->peer);
 }
@@ -814,8 +927,10 @@ static void udp_input(struct client *cl, struct sockaddr_storage *from, uint8_t 
 		const struct sockaddr *peer = cl->path ? path_remote(cl->path) : NULL;
 		if (peer ? netaddr_equal((struct sockaddr *)from, peer)
 			 : cl->cstate == C_ANSWERED && !cl->via && offered_by_peer(cl, (struct sockaddr *)from))
-			media_input(cl->media, buf, n);
-		else if (peer)
+			media_from_peer(cl, buf, n);
+		else if (peer && (!cl->secure || media_from_peer(cl, buf, n)))
+			/* Encrypted media that authenticates is the peer's
+			 * for sure; a check still decides the path. */
 			media_from_elsewhere(cl, (struct sockaddr *)from);
 		return;
 	}
@@ -960,6 +1075,11 @@ static void on_hello(struct client *cl, const struct sig_msg *m)
 	send_msg(cl, &w);
 	sig_writer_init(&w, "REGISTER");
 	sig_writer_add(&w, "name", cl->cli->name);
+	/* A server that hands out a challenge binds names to keys: prove
+	 * ours. One that does not (an older server) gets a plain REGISTER. */
+	const char *challenge = sig_msg_get(m, "challenge");
+	if (challenge && callsec_sign_register(cl->sec, challenge, cl->cli->name, &w) < 0)
+		log_warn("the server's registration challenge is malformed; registering without a key");
 	send_msg(cl, &w);
 	cl->sstate = S_REGISTERING;
 }
@@ -983,6 +1103,13 @@ static void on_register_reply(struct client *cl, const struct sig_msg *m, bool o
 	if (reason && strcmp(reason, "name-taken") == 0)
 		ev_error("the name `%s' is already registered at %s by someone else", cl->cli->name,
 			 cl->server_str);
+	else if (reason && strcmp(reason, "key-mismatch") == 0)
+		ev_error("the name `%s' at %s belongs to another key than ours (%s): pick another name, or "
+			 "use the identity file that registered it (--identity)", cl->cli->name, cl->server_str,
+			 callsec_public_key(cl->sec));
+	else if (reason && strcmp(reason, "not-listed") == 0)
+		ev_error("%s only accepts names its operator listed, and `%s' with our key is not one of them",
+			 cl->server_str, cl->cli->name);
 	else
 		ev_error("%s refused the registration of `%s': %s", cl->server_str, cl->cli->name,
 			 reason ? reason : "no reason given");
@@ -1058,7 +1185,16 @@ static void on_incoming(struct client *cl, const struct sig_msg *m)
 	snprintf(cl->peer, sizeof(cl->peer), "%s", from);
 	snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", sig_msg_get(m, "seen") ? sig_msg_get(m, "seen") : "");
 	store_offer(cl, m);
+	char why[768];
+	enum callsec_verdict verdict = callsec_incoming(cl->sec, cl->cli->name, from, m, why, sizeof(why));
+	cl->secure = verdict == CALLSEC_SECURE;
 	ev_incoming(cl->peer, id, cl->cli->auto_answer);
+	if (!security_acceptable(cl, verdict)) {
+		if (verdict == CALLSEC_PLAIN)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; refusing an unencrypted call (--insecure allows it)");
+		return refuse_call(cl, why, "REJECT");
+	}
 	send_call_verb(cl, "RINGING", NULL);
 	if (cl->oncall && oncall_start(cl->oncall, cl->peer, id, cl->cli->name) < 0)
 		log_warn("cannot run the --on-call command: %s", strerror(errno));
@@ -1126,10 +1262,38 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 		const char *seen = sig_msg_get(m, "seen");
 		snprintf(cl->peer_seen, sizeof(cl->peer_seen), "%s", seen ? seen : "");
 		store_offer(cl, m);
+		struct sig_writer reveal;
+		sig_writer_init(&reveal, "UPDATE");
+		sig_writer_addf(&reveal, "call", "%llu", cl->call_id);
+		char why[768];
+		enum callsec_verdict verdict = callsec_accepted(cl->sec, m, &reveal, why, sizeof(why));
+		if (!security_acceptable(cl, verdict)) {
+			if (verdict == CALLSEC_PLAIN)
+				snprintf(why + strlen(why), sizeof(why) - strlen(why),
+					 "; hanging up an unencrypted call (--insecure allows it)");
+			return refuse_call(cl, why, "HANGUP");
+		}
+		if (verdict == CALLSEC_SECURE) {
+			send_msg(cl, &reveal);
+			cl->secure = true;
+			if (secured(cl) < 0)
+				return fail_call(cl);
+		}
 		return start_path(cl, sig_msg_get(m, "relay"));
 	}
 	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
 		return on_ended(cl, m);
+	if (strcmp(v, "UPDATE") == 0 && is_our_call(cl, m) && sig_msg_get(m, "eph")) {
+		if (!cl->awaiting_reveal)
+			return; /* not expected (or a repeat): ignored */
+		cl->awaiting_reveal = false;
+		char why[768];
+		if (callsec_reveal(cl->sec, m, why, sizeof(why)) != CALLSEC_SECURE)
+			return refuse_call(cl, why, "HANGUP");
+		if (secured(cl) < 0)
+			return fail_call(cl);
+		return start_path(cl, NULL);
+	}
 	if (strcmp(v, "UPDATE") == 0 && is_our_call(cl, m) && cl->path) {
 		size_t pos = 0;
 		const char *cand;
@@ -1295,8 +1459,19 @@ static void on_duration(evutil_socket_t fd, short what, void *arg) { hang_up(arg
 static void media_send(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct client *cl = ctx;
+	uint8_t buf[1500 + MEDIACRYPT_OVERHEAD];
 	if (!cl->via)
 		return;
+	if (cl->secure) {
+		if (len > 1500)
+			return;
+		memcpy(buf, pkt, len);
+		int n = callsec_protect(cl->sec, buf, len, sizeof(buf));
+		if (n < 0)
+			return;
+		pkt = buf;
+		len = (size_t)n;
+	}
 	if (strcmp(cl->via, "relay") == 0) {
 		relay_send(cl, pkt, len);
 		return;
@@ -1343,6 +1518,23 @@ static int open_media(struct client *cl)
 				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate };
 	char err[1024];
 	if (media_open(&cl->media, cl->base, &mc, &cbs, cl, err, sizeof(err)) < 0) {
+		ev_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Our identity key and the peers' pinned keys; peers are pinned per
+ * server as the user named it (its address may change). */
+static int open_security(struct client *cl)
+{
+	const struct cli *c = cl->cli;
+	char server[ENDPOINT_HOST_MAX + 16], err[1024];
+	snprintf(server, sizeof(server), strchr(c->server.host, ':') ? "[%s]:%u" : "%s:%u", c->server.host,
+		 (unsigned)c->server.port);
+	struct callsec_cfg sc = { .identity_path = c->identity_file, .known_peers_path = c->known_peers_file,
+				  .server = server, .trust_new_key = c->trust_new_key };
+	if (callsec_new(&cl->sec, &sc, err, sizeof(err)) < 0) {
 		ev_error("%s", err);
 		return -1;
 	}
@@ -1547,6 +1739,10 @@ int client_run(const struct cli *cli)
 		cl.status = EXIT_AUDIO;
 		goto out;
 	}
+	if (open_security(&cl) < 0) {
+		cl.status = EXIT_SECURITY;
+		goto out;
+	}
 	event_add(cl.udp_ev, NULL);
 	event_add(cl.sigint, NULL);
 	event_add(cl.sigterm, NULL);
@@ -1558,6 +1754,7 @@ int client_run(const struct cli *cli)
 out:
 	tui_stop();
 	media_free(cl.media);
+	callsec_free(cl.sec);
 	if (cl.bev)
 		bufferevent_free(cl.bev);
 	oncall_free(cl.oncall);

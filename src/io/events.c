@@ -7,9 +7,13 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static bool as_json, quiet, verbose;
 static uint64_t start_us;
+/* The code of the current call once it is secured (ev_secured); empty
+ * when the call is not encrypted. `connected' repeats it. */
+static char call_sas[8];
 
 void events_init(bool json, bool q)
 {
@@ -101,11 +105,28 @@ void ev_ringing(const char *peer)
 	emit(&w);
 }
 
+void ev_secured(const char *peer, const char *sas, const char *peer_key, const char *key_status)
+{
+	snprintf(call_sas, sizeof(call_sas), "%s", sas);
+	if (!as_json)
+		return say("the call with %s is end-to-end encrypted; compare the code \"%s\" with them%s", peer,
+			   sas, strcmp(key_status, "new") == 0 ? " (their key is new to us: pinned now)" : "");
+	struct jsonw w;
+	begin(&w, "secured");
+	jsonw_str(&w, "peer", peer);
+	jsonw_str(&w, "sas", sas);
+	jsonw_str(&w, "peer_key", peer_key);
+	jsonw_str(&w, "key", key_status);
+	emit(&w);
+}
+
 void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms)
 {
 	if (!as_json)
-		return say("connected to %s (%s%s%s) after %.0f ms", peer, remote,
-			   path ? ", " : "", path ? path : "", setup_ms);
+		return say("connected to %s (%s%s%s) after %.0f ms%s%s%s", peer, remote,
+			   path ? ", " : "", path ? path : "", setup_ms,
+			   call_sas[0] ? ", encrypted, code \"" : path ? ", NOT encrypted" : "", call_sas,
+			   call_sas[0] ? "\"" : "");
 	struct jsonw w;
 	begin(&w, "connected");
 	jsonw_str(&w, "peer", peer);
@@ -113,6 +134,8 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	jsonw_str(&w, "remote", remote);
 	jsonw_num(&w, "setup_ms", setup_ms, 1);
 	jsonw_num(&w, "path_ms", path_ms, 1);
+	jsonw_bool(&w, "encrypted", call_sas[0] != '\0');
+	jsonw_str(&w, "sas", call_sas[0] ? call_sas : NULL);
 	emit(&w);
 }
 
@@ -164,11 +187,13 @@ void ev_ended(const char *peer, const char *reason, double duration_s, int statu
 	      const struct media_stats *media)
 {
 	if (!as_json) {
+		call_sas[0] = '\0';
 		say("call with %s ended: %s after %.1f s", peer, reason, duration_s);
 		if (media)
 			say_media("audio", media);
 		return;
 	}
+	call_sas[0] = '\0';
 	struct jsonw w;
 	begin(&w, "ended");
 	jsonw_str(&w, "peer", peer);
