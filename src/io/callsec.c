@@ -28,7 +28,7 @@ struct callsec {
 	/* the call */
 	struct e2e_call *call;
 	struct mediacrypt *mc;
-	char peer[128];              /* name@server, as pinned */
+	char peer[300];              /* name@server, as pinned */
 	uint8_t peer_pk[32];
 	char peer_pk_text[E2E_KEY_B64];
 	char peer_commit[E2E_KEY_B64];

@@ -222,8 +222,9 @@ static void evil_expect(int fd, const char *verb, char *buf, size_t n, struct si
 
 static void evil_send(int fd, struct sig_writer *w)
 {
-	ck_assert_int_gt(sig_writer_finish(w), 0);
-	ck_assert_int_eq(tcp_send(fd, w->buf), 0);
+	int n = sig_writer_finish(w);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(send(fd, w->buf, (size_t)n, MSG_NOSIGNAL), n);
 }
 
 /* Accepts a client, greets it with a challenge and registers it whatever
@@ -257,6 +258,18 @@ static int evil_accept(struct evil *e, const char *name, char *key)
 	return fd;
 }
 
+/* Reads alice's INVITE into INV (BUF keeps it) and gives it call number 1. */
+static void evil_take_invite(struct evil *e, char *buf, size_t n, struct sig_msg *inv)
+{
+	struct sig_writer w;
+	evil_expect(e->a, "INVITE", buf, n, inv);
+	sig_writer_init(&w, "OK");
+	sig_writer_add(&w, "re", "INVITE");
+	sig_writer_add(&w, "call", "1");
+	sig_writer_add(&w, "to", "bob");
+	evil_send(e->a, &w);
+}
+
 /* Copies the media fields of FROM (credentials, candidates) into W. */
 static void copy_media_fields(struct sig_writer *w, const struct sig_msg *from)
 {
@@ -275,14 +288,9 @@ static void evil_call(struct evil *e, char *sas_with_alice, char *sas_with_bob)
 	char ibuf[2048], abuf[2048], ubuf[2048];
 	struct sig_msg inv, acc, upd;
 	struct sig_writer w;
-	evil_expect(e->a, "INVITE", ibuf, sizeof(ibuf), &inv);
+	evil_take_invite(e, ibuf, sizeof(ibuf), &inv);
 	const char *alice_commit = sig_msg_get(&inv, "commit");
 	ck_assert_ptr_nonnull(alice_commit);
-	sig_writer_init(&w, "OK");
-	sig_writer_add(&w, "re", "INVITE");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "to", "bob");
-	evil_send(e->a, &w);
 
 	uint8_t seed1[32], seed2[32];
 	randombytes_buf(seed1, sizeof(seed1));
@@ -406,7 +414,7 @@ START_TEST(malicious_server_is_refused_by_pinned_keys)
 	char ibuf[2048], commit[E2E_KEY_B64];
 	struct sig_msg inv;
 	struct sig_writer w;
-	evil_expect(e.a, "INVITE", ibuf, sizeof(ibuf), &inv);
+	evil_take_invite(&e, ibuf, sizeof(ibuf), &inv);
 	uint8_t seed[32];
 	randombytes_buf(seed, sizeof(seed));
 	struct e2e_call *to_bob;
@@ -466,7 +474,7 @@ START_TEST(forged_signature_is_refused)
 	char ibuf[2048], eph[E2E_KEY_B64], sig[E2E_SIG_B64];
 	struct sig_msg inv;
 	struct sig_writer w;
-	evil_expect(e.a, "INVITE", ibuf, sizeof(ibuf), &inv);
+	evil_take_invite(&e, ibuf, sizeof(ibuf), &inv);
 	uint8_t seed[32];
 	randombytes_buf(seed, sizeof(seed));
 	struct e2e_call *to_alice;
