@@ -78,9 +78,10 @@ START_TEST(answered_and_hung_up)
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "bob");
 	expect_event(&alice, "ringing");
 	expect_event(&alice, "connected");
-	/* Checks crossed on a direct path, to bob's media socket. */
+	/* Checks crossed on a direct path, to bob's media socket (by one of
+	 * its addresses: a host candidate may win over the public one). */
 	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "direct");
-	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), bob_mapped);
+	ck_assert_str_eq(strrchr(json_field(line, "remote", field, sizeof(field)), ':'), strrchr(bob_mapped, ':'));
 	expect_ended(&alice, "hangup", EXIT_OK);
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "bob");
 
@@ -88,7 +89,7 @@ START_TEST(answered_and_hung_up)
 	ck_assert_str_eq(json_field(line, "peer", field, sizeof(field)), "alice");
 	expect_event(&bob, "connected");
 	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "direct");
-	ck_assert_str_eq(json_field(line, "remote", field, sizeof(field)), alice_mapped);
+	ck_assert_str_eq(strrchr(json_field(line, "remote", field, sizeof(field)), ':'), strrchr(alice_mapped, ':'));
 	expect_ended(&bob, "peer-hangup", EXIT_OK);
 	proc_stop(&alice);
 	proc_stop(&bob);
