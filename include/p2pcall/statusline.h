@@ -21,6 +21,7 @@ struct statusline_info {
 	double mic_level, peer_level;
 	bool muted;
 	bool no_audio;            /* no media engine: "no audio" replaces the figures */
+	const char *sas;          /* the encrypted call's code to compare; NULL: none */
 };
 
 /* "m:ss" below an hour, else "h:mm:ss"; negative or non-finite is 0.

@@ -57,7 +57,7 @@ int statusline_format(char *buf, size_t n, const struct statusline_info *in, uns
 {
 	if (!buf || !in || n == 0)
 		return -EINVAL;
-	struct field f[9];
+	struct field f[10];
 	size_t nf = 0;
 	char t[16], mic[STATUSLINE_METER_CELLS + 1], peer[STATUSLINE_METER_CELLS + 1];
 
@@ -70,6 +70,12 @@ int statusline_format(char *buf, size_t n, const struct statusline_info *in, uns
 	}
 	f[nf++] = (struct field){ .drop_rank = 1 };
 	snprintf(f[nf - 1].text, sizeof(f[0].text), "%s", in->path ? in->path : "no media");
+	if (in->sas) {
+		/* What the two people read to each other: kept as long as the
+		 * path is. */
+		f[nf++] = (struct field){ .drop_rank = 1 };
+		snprintf(f[nf - 1].text, sizeof(f[0].text), "code %.8s", in->sas);
+	}
 	if (in->no_audio) {
 		f[nf++] = (struct field){ .drop_rank = 3 };
 		snprintf(f[nf - 1].text, sizeof(f[0].text), "no audio");
@@ -97,7 +103,7 @@ int statusline_format(char *buf, size_t n, const struct statusline_info *in, uns
 		snprintf(f[nf - 1].text, sizeof(f[0].text), "peer [%s]", peer);
 	}
 	/* Give up fields, highest rank first, until the line fits. */
-	bool keep[9];
+	bool keep[10];
 	for (size_t i = 0; i < nf; i++)
 		keep[i] = true;
 	size_t cap = n - 1 < width ? n - 1 : width;

@@ -1573,6 +1573,7 @@ static void on_ui_timer(evutil_socket_t fd, short what, void *arg)
 		.rtt_ms = NAN, .loss_pct = NAN, .jb_ms = NAN, .kbps_out = NAN, .kbps_in = NAN,
 		.mic_level = audio ? lv.mic_peak : NAN, .peer_level = audio ? lv.peer_peak : NAN,
 		.muted = media_muted(cl->media), .no_audio = !audio,
+		.sas = cl->secure && callsec_ready(cl->sec) ? callsec_sas(cl->sec) : NULL,
 	};
 	if (cl->have_stats) {
 		in.rtt_ms = cl->last_stats.rtt_ms;

@@ -63,6 +63,22 @@ START_TEST(full_width)
 }
 END_TEST
 
+/* An encrypted call's code stays on the line as long as the path does. */
+START_TEST(code_of_an_encrypted_call)
+{
+	char b[256];
+	struct statusline_info in = FULL;
+	in.sas = "k7qx";
+	statusline_format(b, sizeof(b), &in, 200);
+	ck_assert_str_eq(b, "1:15  direct  code k7qx  rtt 24 ms  loss 1.2%  buf 60 ms  31/31 kbit/s  "
+			    "mic [########]  peer [--------]");
+	statusline_format(b, sizeof(b), &in, 24);
+	ck_assert_str_eq(b, "1:15  direct  code k7qx");
+	statusline_format(b, sizeof(b), &in, 12);
+	ck_assert_str_eq(b, "1:15");
+}
+END_TEST
+
 START_TEST(unknown_figures_and_muted)
 {
 	struct statusline_info in = { .call_s = 3, .path = "relay", .rtt_ms = NAN, .loss_pct = NAN,
@@ -132,6 +148,7 @@ Suite *statusline_suite(void)
 	tcase_add_test(c, durations);
 	tcase_add_test(c, meters);
 	tcase_add_test(c, full_width);
+	tcase_add_test(c, code_of_an_encrypted_call);
 	tcase_add_test(c, unknown_figures_and_muted);
 	tcase_add_test(c, narrow_drops_least_important_first);
 	tcase_add_test(c, small_buffer_and_bad_args);
