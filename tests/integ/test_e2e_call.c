@@ -537,6 +537,71 @@ START_TEST(unencrypted_peer_needs_insecure)
 }
 END_TEST
 
+/* Reads a whole small file into BUF; its length. */
+static size_t slurp(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t len = fread(buf, 1, n - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return len;
+}
+
+/* Bad key files stop the client with a clear error naming the file, before
+ * it registers, and are left exactly as they were. */
+START_TEST(bad_key_files_are_refused_untouched)
+{
+	ck_assert_int_eq(server_start(&S, NULL), 0);
+	honest_call("bob", NULL, NULL); /* makes alice.key and alice.known */
+	char key[200], known[200], before[8192], after[8192], err[4096];
+	snprintf(key, sizeof(key), "%s/alice.key", dir);
+	snprintf(known, sizeof(known), "%s/alice.known", dir);
+	struct proc alice;
+
+	/* An identity key others can read. */
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	size_t n = slurp(key, before, sizeof(before));
+	client(&alice, "alice", "alice", S.port, "bob", NULL);
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_SECURITY);
+	proc_stderr(&alice, err, sizeof(err));
+	ck_assert_msg(strstr(err, key) && strstr(err, "chmod 600"), "%s", err);
+	ck_assert_uint_eq(slurp(key, after, sizeof(after)), n);
+	ck_assert_str_eq(after, before);
+	proc_stop(&alice);
+	ck_assert_int_eq(chmod(key, 0600), 0);
+
+	/* A corrupt identity key (one character of the secret changed). */
+	char *sec = strstr(before, "secret ");
+	ck_assert_ptr_nonnull(sec);
+	sec[10] = sec[10] == 'A' ? 'B' : 'A';
+	FILE *f = fopen(key, "w");
+	fputs(before, f);
+	fclose(f);
+	client(&alice, "alice", "alice", S.port, "bob", NULL);
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_SECURITY);
+	proc_stderr(&alice, err, sizeof(err));
+	ck_assert_msg(strstr(err, key), "%s", err);
+	slurp(key, after, sizeof(after));
+	ck_assert_str_eq(after, before);
+	proc_stop(&alice);
+
+	/* A tampered known_peers line. */
+	snprintf(key, sizeof(key), "%s/alice2.key", dir);
+	f = fopen(known, "a");
+	fputs("bob@127.0.0.1:1 not-a-key\n", f);
+	fclose(f);
+	n = slurp(known, before, sizeof(before));
+	client(&alice, "alice2", "alice2", S.port, "bob", (const char *[]){ "--known-peers", known, NULL });
+	ck_assert_int_eq(proc_wait(&alice, T), EXIT_SECURITY);
+	proc_stderr(&alice, err, sizeof(err));
+	ck_assert_msg(strstr(err, known), "%s", err);
+	ck_assert_uint_eq(slurp(known, after, sizeof(after)), n);
+	ck_assert_str_eq(after, before);
+	proc_stop(&alice);
+}
+END_TEST
+
 Suite *e2e_call_suite(void)
 {
 	Suite *s = suite_create("e2e_call");
@@ -549,6 +614,7 @@ Suite *e2e_call_suite(void)
 	tcase_add_test(tc, malicious_server_is_refused_by_pinned_keys);
 	tcase_add_test(tc, forged_signature_is_refused);
 	tcase_add_test(tc, unencrypted_peer_needs_insecure);
+	tcase_add_test(tc, bad_key_files_are_refused_untouched);
 	suite_add_tcase(s, tc);
 	return s;
 }
