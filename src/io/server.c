@@ -434,6 +434,10 @@ int server_run(const struct server_opts *opts)
 	struct server srv = { .udp = -1, .armed = UINT64_MAX };
 	list_init(&srv.conns);
 
+	if (sodium_init() < 0) { /* before any of its randomness */
+		log_error("cannot start the server: libsodium does not initialise");
+		return 1;
+	}
 	if (endpoint_parse(opts->listen ? opts->listen : "[::]", SERVER_DEFAULT_PORT, &ep) < 0) {
 		log_error("cannot parse listen address `%s': use HOST[:PORT]", opts->listen);
 		return 2;
@@ -506,7 +510,7 @@ int server_run(const struct server_opts *opts)
 			 (unsigned long long)rl.rlim_cur);
 	}
 	randombytes_buf(limit_key, sizeof(limit_key));
-	if (!srv.base || sodium_init() < 0 || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 ||
+	if (!srv.base || sb_new(&srv.sb, &cfg, &ops, &srv) < 0 ||
 	    relay_new(&srv.relay, &rcfg) < 0 || strmap_new(&srv.per_ip) < 0 ||
 	    addrlimit_new(&srv.stun_limit, 4096, opts->stun_rate, 0, limit_key) < 0)
 		goto out;
