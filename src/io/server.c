@@ -4,6 +4,7 @@
  * and stun_responder.c; this file moves bytes and time. */
 #include "p2pcall/server.h"
 #include "p2pcall/addrlimit.h"
+#include "p2pcall/bindings.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/endpoint.h"
 #include "p2pcall/list.h"
@@ -42,6 +43,7 @@ struct server {
 	struct event *udp_ev, *timer, *sigint, *sigterm;
 	struct sb *sb;
 	struct relay *relay;
+	struct bindings *bindings; /* --bindings: the durable name -> key store */
 	uint64_t armed; /* deadline the timer is set for */
 	struct timeval idle_timeout;
 	uint64_t stun_answered, stun_dropped, stun_limited;
@@ -169,6 +171,48 @@ static void sb_relay_release(void *ctx, unsigned long long id) { relay_release((
 static int sb_random(void *ctx, uint8_t *buf, size_t n)
 {
 	randombytes_buf(buf, n);
+	return 0;
+}
+
+/* A name was bound to its key by its first proved REGISTER: it is on
+ * disk (fsynced) before the OK goes out, so a crash cannot forget a
+ * binding the client was told about. */
+static int sb_bound(void *ctx, const char *name, const uint8_t pk[SB_KEY_LEN])
+{
+	struct server *srv = ctx;
+	char err[512];
+	if (!srv->bindings)
+		return 0;
+	int rc = bindings_add(srv->bindings, name, pk, err, sizeof(err));
+	if (rc < 0)
+		log_error("cannot store the binding of `%s': %s", name, err);
+	return rc;
+}
+
+static void preload_binding(void *ctx, const char *name, const uint8_t pk[32])
+{
+	struct server *srv = ctx;
+	if (sb_bind(srv->sb, name, pk) < 0)
+		log_warn("binding of `%s' not loaded (bad name or too many bindings)", name);
+}
+
+/* Opens the store and hands its bindings to the switchboard. */
+static int load_bindings(struct server *srv, const char *path)
+{
+	char err[1024] = "";
+	if (!path) {
+		log_info("names are bound to keys in memory only (--bindings FILE keeps them across restarts)");
+		return 0;
+	}
+	int rc = bindings_open(&srv->bindings, path, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	if (err[0])
+		log_warn("%s", err);
+	bindings_each(srv->bindings, preload_binding, srv);
+	log_info("%zu names bound to keys (from %s)", bindings_count(srv->bindings), path);
 	return 0;
 }
 
@@ -486,11 +530,9 @@ int server_run(const struct server_opts *opts)
 		.require_keys = opts->require_keys,
 		.closed = opts->closed,
 	};
-	/* ops.bound stays NULL until the bindings store is wired in:
-	 * bindings made by REGISTER then live as long as the process. */
 	static const struct sb_ops ops = { .send = sb_send, .close = sb_close,
 					   .relay_alloc = sb_relay_alloc, .relay_release = sb_relay_release,
-					   .random = sb_random };
+					   .random = sb_random, .bound = sb_bound };
 	uint32_t relay_rate = (opts->relay_kbps ? opts->relay_kbps : 256) * 125u;
 	struct relay_config rcfg = { .rate_bytes_per_s = relay_rate,
 				     .burst_bytes = relay_rate / 2 > 16000 ? relay_rate / 2 : 16000 };
@@ -514,6 +556,10 @@ int server_run(const struct server_opts *opts)
 	    relay_new(&srv.relay, &rcfg) < 0 || strmap_new(&srv.per_ip) < 0 ||
 	    addrlimit_new(&srv.stun_limit, 4096, opts->stun_rate, 0, limit_key) < 0)
 		goto out;
+	if (load_bindings(&srv, opts->bindings_path) < 0) {
+		status = 2; /* said why; not out of memory */
+		goto out;
+	}
 	srv.listener = evconnlistener_new(srv.base, on_accept, &srv, LEV_OPT_CLOSE_ON_FREE, -1, tcp);
 	if (!srv.listener)
 		goto out;
@@ -558,8 +604,12 @@ int server_run(const struct server_opts *opts)
 		 (unsigned long long)st->key_refusals, (unsigned long long)srv.stun_limited);
 	status = 0;
 out:
-	if (status)
+	if (status == 1)
 		log_error("cannot start the server: out of memory");
+	if (status == 2) {
+		log_error("cannot start the server: the bindings store is unusable (left as it is)");
+		status = 1;
+	}
 	while (!list_empty(&srv.conns)) {
 		struct conn *c = list_entry(srv.conns.next, struct conn, link);
 		list_del(&c->link);
@@ -571,6 +621,7 @@ out:
 	sb_free(srv.sb); /* frees the connections' protocol state */
 	relay_free(srv.relay);
 	addrlimit_free(srv.stun_limit);
+	bindings_free(srv.bindings);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (tcp >= 0)

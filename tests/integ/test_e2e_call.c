@@ -602,6 +602,51 @@ START_TEST(bad_key_files_are_refused_untouched)
 }
 END_TEST
 
+/* The server remembers which key a name belongs to across a restart
+ * (--bindings): another key cannot take the name then. A corrupt store
+ * stops the server, and is left as it was. */
+START_TEST(name_bindings_survive_a_restart)
+{
+	char store[200], arg[220];
+	snprintf(store, sizeof(store), "%s/bindings", dir);
+	snprintf(arg, sizeof(arg), "%s", store);
+	const char *opts[] = { "--bindings", arg, NULL };
+	ck_assert_int_eq(server_start(&S, opts), 0);
+	int port = S.port;
+	struct proc p;
+	client(&p, "alice", "alice", port, NULL, NULL);
+	expect_event(&p, "registered");
+	proc_stop(&p);
+	server_stop(&S);
+	ck_assert_msg(file_has(store, "alice "), "alice's binding is not in the store");
+
+	ck_assert_int_eq(server_start_on(&S, port, opts), 0);
+	client(&p, "alice", "mallory", port, NULL, NULL); /* the name, another key */
+	ck_assert_int_eq(proc_wait(&p, T), EXIT_REGISTER);
+	char err[4096];
+	proc_stderr(&p, err, sizeof(err));
+	ck_assert_msg(strstr(err, "belongs to another key"), "%s", err);
+	proc_stop(&p);
+	client(&p, "alice", "alice", port, NULL, NULL); /* the rightful key */
+	expect_event(&p, "registered");
+	proc_stop(&p);
+	server_stop(&S);
+
+	/* A line that is not a binding: refused with its line number. */
+	FILE *f = fopen(store, "a");
+	fputs("bob not-a-key\n", f);
+	fclose(f);
+	char before[8192], after[8192];
+	size_t n = slurp(store, before, sizeof(before));
+	struct test_server bad;
+	ck_assert_int_ne(server_start_on(&bad, port, opts), 0);
+	ck_assert_msg(strstr(bad.log, store) && strstr(bad.log, ":2"), "%s", bad.log);
+	server_stop(&bad);
+	ck_assert_uint_eq(slurp(store, after, sizeof(after)), n);
+	ck_assert_str_eq(after, before);
+}
+END_TEST
+
 Suite *e2e_call_suite(void)
 {
 	Suite *s = suite_create("e2e_call");
@@ -615,6 +660,7 @@ Suite *e2e_call_suite(void)
 	tcase_add_test(tc, forged_signature_is_refused);
 	tcase_add_test(tc, unencrypted_peer_needs_insecure);
 	tcase_add_test(tc, bad_key_files_are_refused_untouched);
+	tcase_add_test(tc, name_bindings_survive_a_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
