@@ -29,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "audio_cmp.h"
 #include "p2pcall/cli.h"
 #include "p2pcall/e2e.h"
 #include "p2pcall/sig.h"
@@ -647,6 +648,122 @@ START_TEST(name_bindings_survive_a_restart)
 }
 END_TEST
 
+/* What the server's relay carries, captured on the wire (tshark on lo):
+ * RTP whose headers it can read, and payloads it cannot. A plain Opus
+ * stream starts every packet with the same TOC byte (one configuration
+ * for the whole call); ciphertext starts with a random one. */
+START_TEST(relayed_audio_is_unreadable_to_the_server)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "e2e_call: SKIP relayed_audio_is_unreadable_to_the_server: capturing on lo "
+				"needs root (CI runs it as root)\n");
+		return;
+	}
+	char wav[200], out_a[200], out_b[200], pcap[200], txt[200];
+	snprintf(wav, sizeof(wav), "%s/tone.wav", dir);
+	snprintf(out_a, sizeof(out_a), "%s/a.wav", dir);
+	snprintf(out_b, sizeof(out_b), "%s/b.wav", dir);
+	snprintf(pcap, sizeof(pcap), "%s/relay.pcap", dir);
+	snprintf(txt, sizeof(txt), "%s/relay.txt", dir);
+	ck_assert_int_eq(audio_sh("sox -n -r 48000 -c 1 -b 16 '%s' synth 2 sine 440 2>/dev/null", wav), 0);
+	ck_assert_int_eq(server_start(&S, NULL), 0);
+	pid_t ts = fork();
+	if (ts == 0) {
+		char filter[64];
+		snprintf(filter, sizeof(filter), "udp dst port %d", S.port);
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("tshark", "tshark", "-q", "-i", "lo", "-f", filter, "-w", pcap, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 50; i++) {
+		struct stat st;
+		if (stat(pcap, &st) == 0 && st.st_size > 0)
+			break;
+		usleep(100000);
+	}
+	usleep(500000);
+	struct proc alice, bob;
+	const char *bob_opts[] = { "--auto-answer", "--once", "--relay", "always", "--input", wav, "--output",
+				   out_b, NULL };
+	const char *alice_opts[] = { "--relay", "always", "--input", wav, "--output", out_a, NULL };
+	/* client() adds --no-audio; these two need audio: start them here. */
+	char id_b[64], id_a[64], key_a[200], key_b[200], kp_a[200], kp_b[200];
+	snprintf(id_b, sizeof(id_b), "bob@127.0.0.1:%d", S.port);
+	snprintf(id_a, sizeof(id_a), "alice@127.0.0.1:%d", S.port);
+	snprintf(key_a, sizeof(key_a), "%s/alice.key", dir);
+	snprintf(key_b, sizeof(key_b), "%s/bob.key", dir);
+	snprintf(kp_a, sizeof(kp_a), "%s/alice.known", dir);
+	snprintf(kp_b, sizeof(kp_b), "%s/bob.known", dir);
+	const char *argv_b[20] = { "--json", "--identity", key_b, "--known-peers", kp_b };
+	const char *argv_a[20] = { "--json", "--identity", key_a, "--known-peers", kp_a };
+	int i = 5;
+	for (int j = 0; bob_opts[j]; j++)
+		argv_b[i++] = bob_opts[j];
+	argv_b[i] = id_b;
+	i = 5;
+	for (int j = 0; alice_opts[j]; j++)
+		argv_a[i++] = alice_opts[j];
+	argv_a[i++] = id_a;
+	argv_a[i] = "bob";
+	ck_assert_int_eq(proc_start(&bob, argv_b), 0);
+	expect_event(&bob, "registered");
+	ck_assert_int_eq(proc_start(&alice, argv_a), 0);
+	expect_event(&alice, "connected");
+	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "relay");
+	ck_assert_str_eq(json_field(line, "encrypted", field, sizeof(field)), "true");
+	expect_event(&alice, "ended");
+	proc_wait(&alice, T);
+	proc_wait(&bob, T);
+	usleep(300000);
+	kill(ts, SIGINT);
+	waitpid(ts, NULL, 0);
+	proc_stop(&alice);
+	proc_stop(&bob);
+	ck_assert_int_eq(audio_sh("tshark -r '%s' -T fields -e udp.payload > '%s' 2>/dev/null", pcap, txt), 0);
+
+	/* Client -> relay frames: 40 00 00 00, 8-byte token, then the packet. */
+	FILE *f = fopen(txt, "r");
+	ck_assert_ptr_nonnull(f);
+	char l[8192];
+	unsigned rtp = 0, distinct = 0;
+	bool seen[256] = { false };
+	while (fgets(l, sizeof(l), f)) {
+		/* hex, maybe with ':' separators */
+		uint8_t b[2048];
+		size_t n = 0;
+		for (const char *p = l; p[0] && p[1] && n < sizeof(b);) {
+			if (*p == ':' || *p == '\n') {
+				p++;
+				continue;
+			}
+			unsigned v;
+			if (sscanf(p, "%2x", &v) != 1)
+				break;
+			b[n++] = (uint8_t)v;
+			p += 2;
+		}
+		if (n < 12 + 12 + 1 || b[0] != 0x40)
+			continue;
+		const uint8_t *r = b + 12;
+		if ((r[0] & 0xc0) != 0x80 || (r[1] & 0x7f) != 111 || (r[0] & 0x3f) != 0)
+			continue; /* not RTP with PT 111, no CSRC/extension */
+		rtp++;
+		if (!seen[r[12]]) {
+			seen[r[12]] = true;
+			distinct++;
+		}
+	}
+	fclose(f);
+	fprintf(stderr, "e2e_call: %u relayed RTP packets, %u distinct first payload bytes\n", rtp, distinct);
+	/* 2 s of 20 ms frames each way: ~200 packets. Random first bytes take
+	 * ~140 distinct values among 200 (256 possible); plain Opus 1. */
+	ck_assert_msg(rtp >= 100, "only %u RTP packets went through the relay", rtp);
+	ck_assert_msg(distinct >= rtp / 3, "%u distinct first bytes in %u packets: not encrypted?", distinct, rtp);
+}
+END_TEST
+
 Suite *e2e_call_suite(void)
 {
 	Suite *s = suite_create("e2e_call");
@@ -661,6 +778,7 @@ Suite *e2e_call_suite(void)
 	tcase_add_test(tc, unencrypted_peer_needs_insecure);
 	tcase_add_test(tc, bad_key_files_are_refused_untouched);
 	tcase_add_test(tc, name_bindings_survive_a_restart);
+	tcase_add_test(tc, relayed_audio_is_unreadable_to_the_server);
 	suite_add_tcase(s, tc);
 	return s;
 }
