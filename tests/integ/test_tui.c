@@ -240,7 +240,9 @@ START_TEST(answer_mute_hang_up)
 	/* The live line: call time first, the path, and the peer's tone on
 	 * its meter once a second of figures has come. */
 	const char *st = wait_pane("kbit/s");
-	ck_assert_msg(strncmp(st, "0:0", 3) == 0 && strstr(st, "direct"), "status line: %.200s", st);
+	ck_assert_msg(strncmp(st, "0:0", 3) == 0 && strstr(st, "direct  code "), "status line: %.200s", st);
+	/* The code to compare was said when the call was secured. */
+	ck_assert_ptr_nonnull(strstr(pane(), "compare the code"));
 	st = wait_pane("peer [#");
 	ck_assert_msg(strstr(st, "rtt ") && strstr(st, "mic [#"), "status line: %.200s", st);
 	/* One status line, redrawn in place: the time appears once. */
@@ -308,7 +310,7 @@ START_TEST(ctrl_c_hangs_up)
 	wait_pane("answer? [a]nswer / [r]eject");
 	keys("a");
 	expect_event(&alice, "connected");
-	wait_pane("direct  no audio");
+	wait_pane("no audio");
 	keys("C-c");
 	expect_event(&alice, "ended");
 	ck_assert_str_eq(json_field(line, "reason", field, sizeof(field)), "peer-hangup");
@@ -340,7 +342,7 @@ static void killed_in_call(int sig, int status)
 	wait_pane("answer? [a]nswer / [r]eject");
 	keys("a");
 	expect_event(&alice, "connected");
-	wait_pane("direct  no audio");
+	wait_pane("no audio");
 	ck_assert_int_eq(kill(callee_pid(), sig), 0);
 	expect_restored(status);
 	proc_stop(&alice);
