@@ -19,7 +19,7 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "bench_crypto: %s failed\n", what);
 	exit(1);
@@ -117,7 +117,7 @@ int main(void)
 	}
 	memcpy(kb.tx, ka.rx, 32);
 	memcpy(kb.rx, ka.tx, 32);
-	struct mediacrypt *a, *b;
+	struct mediacrypt *a = NULL, *b = NULL;
 	if (mediacrypt_new(&a, &ka) || mediacrypt_new(&b, &kb))
 		die("mediacrypt_new");
 	uint32_t seq = 0;
