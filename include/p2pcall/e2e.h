@@ -167,8 +167,10 @@ void e2e_ice_pwd(const struct e2e_call *c, bool local, char pwd[E2E_ICE_PWD_LEN]
  * caller's tx is the callee's rx. Zeroes if the call is not ready. */
 void e2e_media_keys(const struct e2e_call *c, struct mediacrypt_keys *k);
 
-/* The peer's 32-byte identity key once known (callee: after e2e_answer;
- * caller: after e2e_confirm succeeded), else NULL. Points into c. */
+/* The peer's 32-byte identity key once known, else NULL; points into c.
+ * Callee: the caller's claimed key from e2e_answer on (so a pinned key
+ * can be checked before ringing), proven only once e2e_finish succeeds.
+ * Caller: after e2e_confirm succeeded (already proven). */
 const uint8_t *e2e_peer_idkey(const struct e2e_call *c);
 
 #endif

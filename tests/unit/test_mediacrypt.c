@@ -4,8 +4,10 @@
  * number wrapping over 70,000 packets, wrong keys, truncation. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -518,6 +520,101 @@ START_TEST(two_streams)
 }
 END_TEST
 
+
+/* Classic pcap, Ethernet, IPv4/UDP 10.0.0.1:port -> 10.0.0.2:port. */
+static void pcap_header(FILE *f)
+{
+	const uint32_t h[] = { 0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1 };
+	ck_assert_uint_eq(fwrite(h, sizeof(h), 1, f), 1);
+}
+
+static void pcap_udp(FILE *f, uint32_t sec, uint16_t port, const uint8_t *d, size_t n)
+{
+	uint8_t fr[14 + 20 + 8 + 512] = { 0 };
+	size_t ip_len = 20 + 8 + n, len = 14 + ip_len;
+	ck_assert_uint_le(len, sizeof(fr));
+	fr[12] = 0x08;                          /* ethertype IPv4 */
+	uint8_t *ip = fr + 14;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, "\x0a\0\0\x01\x0a\0\0\x02", 8);
+	uint32_t sum = 0;
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (uint8_t)(~sum >> 8);
+	ip[11] = (uint8_t)~sum;
+	uint8_t *udp = ip + 20;
+	udp[0] = udp[2] = (uint8_t)(port >> 8);
+	udp[1] = udp[3] = (uint8_t)port;
+	udp[4] = (uint8_t)((8 + n) >> 8);
+	udp[5] = (uint8_t)(8 + n);             /* checksum 0: none (IPv4) */
+	memcpy(udp + 8, d, n);
+	const uint32_t rec[] = { sec, 0, (uint32_t)len, (uint32_t)len };
+	ck_assert_uint_eq(fwrite(rec, sizeof(rec), 1, f), 1);
+	ck_assert_uint_eq(fwrite(fr, len, 1, f), 1);
+}
+
+/* What an analyser makes of protected packets: tshark decodes the RTP
+ * headers (seq, timestamp, SSRC, PT) and the RTCP sender report header
+ * exactly as in the clear. */
+START_TEST(tshark_reads_protected_headers)
+{
+	char dir[] = "/tmp/p2pcall-mediacrypt-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128], cmd[512];
+	snprintf(path, sizeof(path), "%s/cap.pcap", dir);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	pcap_header(f);
+	struct pair p;
+	pair_init(&p, 17);
+	uint8_t pkt[256];
+	for (uint32_t i = 0; i < 5; i++) {
+		size_t n = make_rtp_plain(pkt, (uint16_t)(65534 + i), 0xdecafbad, 60);
+		int m = mediacrypt_protect(p.a, pkt, n, sizeof(pkt));
+		ck_assert_int_gt(m, 0);
+		pcap_udp(f, 1 + i, 5004, pkt, (size_t)m);
+	}
+	size_t n = make_rtcp(pkt);
+	int m = mediacrypt_protect(p.a, pkt, n, sizeof(pkt));
+	pcap_udp(f, 10, 5005, pkt, (size_t)m);
+	ck_assert_int_eq(fclose(f), 0);
+
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -r '%s' -d udp.port==5004,rtp -d udp.port==5005,rtcp -T fields "
+		 "-e rtp.seq -e rtp.timestamp -e rtp.ssrc -e rtp.p_type -e rtcp.pt "
+		 "-e rtcp.senderssrc 2>/dev/null",
+		 path);
+	FILE *t = popen(cmd, "r");
+	ck_assert_ptr_nonnull(t);
+	char line[256];
+	int rows = 0;
+	while (fgets(line, sizeof(line), t)) {
+		char want[256];
+		if (rows < 5) {
+			uint16_t seq = (uint16_t)(65534 + rows);
+			snprintf(want, sizeof(want), "%u\t%u\t0xdecafbad\t111\t\t\n", seq,
+				 (uint32_t)seq * 960u);
+		} else {
+			snprintf(want, sizeof(want), "\t\t\t\t200\t0xcafebabe\n");
+		}
+		ck_assert_msg(strncmp(line, want, strlen(want) - 1) == 0,
+			      "row %d: got '%s' want '%s'", rows, line, want);
+		rows++;
+	}
+	ck_assert_msg(pclose(t) == 0, "tshark failed (installed? contrib/install-deps.sh --test)");
+	ck_assert_int_eq(rows, 6);
+	unlink(path);
+	rmdir(dir);
+	pair_free(&p);
+}
+END_TEST
+
 Suite *mediacrypt_suite(void)
 {
 	Suite *s = suite_create("mediacrypt");
@@ -538,6 +635,7 @@ Suite *mediacrypt_suite(void)
 	tcase_add_test(tc, garbage_is_malformed);
 	tcase_add_test(tc, protect_errors);
 	tcase_add_test(tc, two_streams);
+	tcase_add_test(tc, tshark_reads_protected_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }
