@@ -82,8 +82,8 @@ static double handshake(int n)
 	e2e_identity_from_seed(&idb, s);
 	char ka[E2E_KEY_B64], kb[E2E_KEY_B64], c[E2E_KEY_B64];
 	char eb[E2E_KEY_B64], sb[E2E_SIG_B64], ea[E2E_KEY_B64], sa[E2E_SIG_B64];
-	e2e_b64_encode(ka, sizeof(ka), ida.pk, 32);
-	e2e_b64_encode(kb, sizeof(kb), idb.pk, 32);
+	b64url_encode(ka, sizeof(ka), ida.pk, 32);
+	b64url_encode(kb, sizeof(kb), idb.pk, 32);
 	double best = 1e30;
 	for (int round = 0; round < 5; round++) {
 		double t0 = now_us();

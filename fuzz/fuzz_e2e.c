@@ -27,8 +27,8 @@ static void setup(void)
 	memset(s, 2, sizeof(s));
 	if (e2e_identity_from_seed(&idb, s) != 0)
 		abort();
-	e2e_b64_encode(ka, sizeof(ka), ida.pk, 32);
-	e2e_b64_encode(kb, sizeof(kb), idb.pk, 32);
+	b64url_encode(ka, sizeof(ka), ida.pk, 32);
+	b64url_encode(kb, sizeof(kb), idb.pk, 32);
 }
 
 static struct e2e_call *mk(enum e2e_role role, uint8_t seedbyte)
@@ -46,8 +46,8 @@ static void check_b64(const char *t)
 	uint8_t raw[64];
 	char back[E2E_SIG_B64];
 	for (size_t n = 32; n <= 64; n += 32)
-		if (e2e_b64_decode(raw, n, t) == 0) {
-			e2e_b64_encode(back, sizeof(back), raw, n);
+		if (b64url_decode(raw, n, t) == 0) {
+			b64url_encode(back, sizeof(back), raw, n);
 			assert(strcmp(back, t) == 0);   /* canonical only */
 		}
 }

@@ -71,6 +71,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "p2pcall/b64url.h"
+
 #include "p2pcall/mediacrypt.h"
 
 #define E2E_KEY_LEN      32  /* raw public key, commitment, seed */
@@ -93,16 +95,7 @@ struct e2e_identity {
  * Returns 0, -EINVAL on NULL arguments, -EIO if libsodium fails to start. */
 int e2e_identity_from_seed(struct e2e_identity *id, const uint8_t seed[32]);
 
-/* Writes n bytes as unpadded base64url and a NUL into out[cap]. Returns
- * the text length (43 for 32 bytes, 86 for 64), -EINVAL on NULL
- * arguments, -ENOSPC if cap is too small. */
-int e2e_b64_encode(char *out, size_t cap, const uint8_t *in, size_t n);
-
-/* Decodes text that must be exactly n bytes in canonical unpadded
- * base64url (no padding, whitespace, or stray low bits). Returns 0,
- * -EINVAL on NULL arguments, -EBADMSG on any other text (out then
- * unspecified). */
-int e2e_b64_decode(uint8_t *out, size_t n, const char *in);
+/* Keys and signatures as text: b64url.h. */
 
 enum e2e_role { E2E_CALLER, E2E_CALLEE };
 

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "p2pcall/b64url.h"
+
 #define REGPROOF_PK_LEN        32
 #define REGPROOF_SK_LEN        64 /* libsodium's seed || public key form */
 #define REGPROOF_SIG_LEN       64
@@ -41,13 +43,6 @@ int regproof_sign(const uint8_t sk[REGPROOF_SK_LEN], const uint8_t challenge[REG
 int regproof_verify(const uint8_t pk[REGPROOF_PK_LEN], const uint8_t challenge[REGPROOF_CHALLENGE_LEN],
 		    const char *name, const uint8_t sig[REGPROOF_SIG_LEN]);
 
-/* Writes N bytes of BIN as unpadded base64url plus NUL into OUT (CAP
- * bytes). Returns the text length, or -ENOSPC / -EINVAL. */
-int regproof_b64_encode(const uint8_t *bin, size_t n, char *out, size_t cap);
-
-/* Decodes TEXT, which must be the unpadded base64url form of exactly N
- * bytes (no padding, blanks or other alphabets, nothing left over), into
- * OUT. Returns 0, or -EBADMSG (OUT is then unspecified), -EINVAL. */
-int regproof_b64_decode(const char *text, uint8_t *out, size_t n);
+/* Keys, signatures and challenges as text: b64url.h. */
 
 #endif

@@ -8,10 +8,9 @@
 
 #include "p2pcall/bytes.h"
 #include "p2pcall/e2e.h"
+#include "p2pcall/b64url.h"
 
-#define B64_VARIANT  sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-#define B64_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 #define L_COMMIT     "p2pcall-commit-v1"
 #define L_ACCEPT     "p2pcall-accept-v1"
@@ -65,39 +64,11 @@ int e2e_identity_from_seed(struct e2e_identity *id, const uint8_t seed[32])
 	return 0;
 }
 
-int e2e_b64_encode(char *out, size_t cap, const uint8_t *in, size_t n)
-{
-	if (!out || (!in && n > 0))
-		return -EINVAL;
-	size_t need = sodium_base64_ENCODED_LEN(n, B64_VARIANT);
-	if (cap < need || need > INT32_MAX)
-		return -ENOSPC;
-	sodium_bin2base64(out, cap, in, n, B64_VARIANT);
-	return (int)(need - 1);
-}
 
-int e2e_b64_decode(uint8_t *out, size_t n, const char *in)
-{
-	if (!out || !in)
-		return -EINVAL;
-	size_t want = sodium_base64_ENCODED_LEN(n, B64_VARIANT) - 1;
-	size_t len = strnlen(in, want + 1);
-	size_t got = 0;
-	const char *end = NULL;
-	/* Exact length and alphabet first: libsodium 1.0.18 reads some bytes
-	 * >= 0x80 as if they were '_' (found by fuzz_e2e), so the same key
-	 * would have several spellings. The decoder itself rejects non-zero
-	 * leftover bits, the other way to be non-canonical. */
-	if (len != want || strspn(in, B64_ALPHABET) != len ||
-	    sodium_base642bin(out, n, in, len, NULL, &got, &end, B64_VARIANT) != 0 ||
-	    end != in + len || got != n)
-		return -EBADMSG;
-	return 0;
-}
 
 static void b64_key(char out[E2E_KEY_B64], const uint8_t k[E2E_KEY_LEN])
 {
-	sodium_bin2base64(out, E2E_KEY_B64, k, E2E_KEY_LEN, B64_VARIANT);
+	b64url_encode(out, E2E_KEY_B64, k, E2E_KEY_LEN);
 }
 
 int e2e_call_new(struct e2e_call **out, enum e2e_role role, const struct e2e_identity *me,
@@ -186,7 +157,7 @@ static void sign(const struct e2e_call *c, const char *label, bool with_xa,
 	uint8_t msg[MSG_MAX], s[E2E_SIG_LEN];
 	size_t n = transcript(c, label, with_xa, msg);
 	crypto_sign_detached(s, NULL, msg, n, c->my_sk);
-	sodium_bin2base64(sig, E2E_SIG_B64, s, sizeof(s), B64_VARIANT);
+	b64url_encode(sig, E2E_SIG_B64, s, sizeof(s));
 }
 
 static bool verify(const struct e2e_call *c, const char *label, bool with_xa,
@@ -258,7 +229,7 @@ static int fail(struct e2e_call *c)
  * anything else (small order, not on the curve) is malformed. */
 static int decode_idkey(uint8_t out[E2E_KEY_LEN], const char *text)
 {
-	if (e2e_b64_decode(out, E2E_KEY_LEN, text) != 0 ||
+	if (b64url_decode(out, E2E_KEY_LEN, text) != 0 ||
 	    !crypto_core_ed25519_is_valid_point(out))
 		return -EBADMSG;
 	return 0;
@@ -282,7 +253,7 @@ int e2e_answer(struct e2e_call *c, const char *peer_idkey, const char *peer_comm
 		return -EINVAL;
 	uint8_t id[E2E_KEY_LEN], cm[E2E_KEY_LEN];
 	if (decode_idkey(id, peer_idkey) != 0 ||
-	    e2e_b64_decode(cm, sizeof(cm), peer_commit) != 0)
+	    b64url_decode(cm, sizeof(cm), peer_commit) != 0)
 		return -EBADMSG;
 	memcpy(c->id_a, id, E2E_KEY_LEN);
 	memcpy(c->commit, cm, E2E_KEY_LEN);
@@ -301,8 +272,8 @@ int e2e_confirm(struct e2e_call *c, const char *peer_idkey, const char *peer_eph
 		return -EINVAL;
 	uint8_t id[E2E_KEY_LEN], x[E2E_KEY_LEN], s[E2E_SIG_LEN];
 	if (decode_idkey(id, peer_idkey) != 0 ||
-	    e2e_b64_decode(x, sizeof(x), peer_eph) != 0 ||
-	    e2e_b64_decode(s, sizeof(s), peer_sig) != 0)
+	    b64url_decode(x, sizeof(x), peer_eph) != 0 ||
+	    b64url_decode(s, sizeof(s), peer_sig) != 0)
 		return -EBADMSG;
 	memcpy(c->id_b, id, E2E_KEY_LEN);
 	memcpy(c->x_b, x, E2E_KEY_LEN);
@@ -324,8 +295,8 @@ int e2e_finish(struct e2e_call *c, const char *peer_eph, const char *peer_sig)
 	if (!c || !peer_eph || !peer_sig || c->role != E2E_CALLEE || c->st != ST_ANSWERED)
 		return -EINVAL;
 	uint8_t x[E2E_KEY_LEN], s[E2E_SIG_LEN], cm[E2E_KEY_LEN];
-	if (e2e_b64_decode(x, sizeof(x), peer_eph) != 0 ||
-	    e2e_b64_decode(s, sizeof(s), peer_sig) != 0)
+	if (b64url_decode(x, sizeof(x), peer_eph) != 0 ||
+	    b64url_decode(s, sizeof(s), peer_sig) != 0)
 		return -EBADMSG;
 	crypto_generichash_state h;
 	crypto_generichash_init(&h, NULL, 0, E2E_KEY_LEN);

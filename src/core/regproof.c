@@ -49,30 +49,4 @@ int regproof_verify(const uint8_t pk[REGPROOF_PK_LEN], const uint8_t challenge[R
 	return crypto_sign_verify_detached(sig, msg, n, pk) == 0 ? 0 : -EPERM;
 }
 
-int regproof_b64_encode(const uint8_t *bin, size_t n, char *out, size_t cap)
-{
-	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-	if (!bin || !out)
-		return -EINVAL;
-	if (cap < sodium_base64_ENCODED_LEN(n, variant))
-		return -ENOSPC;
-	sodium_bin2base64(out, cap, bin, n, variant);
-	return (int)strlen(out);
-}
 
-int regproof_b64_decode(const char *text, uint8_t *out, size_t n)
-{
-	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-	size_t got = 0;
-	const char *end = NULL;
-	if (!text || !out)
-		return -EINVAL;
-	/* The exact text length first: libsodium would otherwise stop at the
-	 * first character outside the alphabet and report success. */
-	if (strlen(text) != sodium_base64_ENCODED_LEN(n, variant) - 1)
-		return -EBADMSG;
-	if (sodium_base642bin(out, n, text, strlen(text), NULL, &got, &end, variant) != 0 || got != n ||
-	    *end != '\0')
-		return -EBADMSG;
-	return 0;
-}

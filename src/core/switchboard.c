@@ -290,7 +290,7 @@ static void forward_fields(struct sig_writer *w, const struct sig_msg *m)
 static void add_idkey(struct sig_writer *w, const struct sb_conn *c)
 {
 	char b64[REGPROOF_B64_32 + 1];
-	if (c->has_key && regproof_b64_encode(c->key, SB_KEY_LEN, b64, sizeof(b64)) > 0)
+	if (c->has_key && b64url_encode(b64, sizeof(b64), c->key, SB_KEY_LEN) > 0)
 		sig_writer_add(w, "idkey", b64);
 }
 
@@ -375,7 +375,7 @@ struct sb_conn *sb_conn_open(struct sb *sb, void *io, const char *seen, uint64_t
 			return NULL;
 		}
 		c->has_challenge = true;
-		regproof_b64_encode(c->challenge, sizeof(c->challenge), chal, sizeof(chal));
+		b64url_encode(chal, sizeof(chal), c->challenge, sizeof(c->challenge));
 	}
 	list_add_tail(&sb->conns, &c->all);
 	list_init(&c->unregistered);
@@ -436,7 +436,7 @@ static int register_key(struct sb *sb, struct sb_conn *c, const struct sig_msg *
 {
 	const char *key = sig_msg_get(m, "key"), *sig = sig_msg_get(m, "sig");
 	uint8_t pk[SB_KEY_LEN], sg[REGPROOF_SIG_LEN];
-	if (key && regproof_b64_decode(key, pk, sizeof(pk)) < 0) {
+	if (key && b64url_decode(pk, sizeof(pk), key) < 0) {
 		send_err(sb, c, "REGISTER", 400, "bad-key");
 		return -1;
 	}
@@ -456,7 +456,7 @@ static int register_key(struct sb *sb, struct sb_conn *c, const struct sig_msg *
 	}
 	/* Check the proof before the binding: a wrong proof says nothing
 	 * about whose the name is. */
-	if (!c->has_challenge || !sig || regproof_b64_decode(sig, sg, sizeof(sg)) < 0 ||
+	if (!c->has_challenge || !sig || b64url_decode(sg, sizeof(sg), sig) < 0 ||
 	    regproof_verify(pk, c->challenge, name, sg) < 0) {
 		sb->stats.bad_signatures++;
 		send_err(sb, c, "REGISTER", 401, "bad-signature");

@@ -66,7 +66,7 @@ int callsec_new(struct callsec **out, const struct callsec_cfg *cfg, char *err, 
 	}
 	if (created)
 		log_info("created a new identity key in %s", idp);
-	e2e_b64_encode(cs->pk_text, sizeof(cs->pk_text), cs->id.pk, sizeof(cs->id.pk));
+	b64url_encode(cs->pk_text, sizeof(cs->pk_text), cs->id.pk, sizeof(cs->id.pk));
 
 	const char *kpp = cfg->known_peers_path;
 	if (!kpp) {
@@ -115,10 +115,10 @@ int callsec_sign_register(struct callsec *cs, const char *challenge, const char 
 {
 	uint8_t ch[32], sig[64];
 	char text[E2E_SIG_B64];
-	if (!challenge || e2e_b64_decode(ch, sizeof(ch), challenge) < 0)
+	if (!challenge || b64url_decode(ch, sizeof(ch), challenge) < 0)
 		return -EBADMSG;
 	regproof_sign(cs->id.sk, ch, name, sig);
-	e2e_b64_encode(text, sizeof(text), sig, sizeof(sig));
+	b64url_encode(text, sizeof(text), sig, sizeof(sig));
 	sig_writer_add(w, "key", cs->pk_text);
 	sig_writer_add(w, "sig", text);
 	return 0;
@@ -151,7 +151,7 @@ int callsec_invite(struct callsec *cs, const char *me, const char *peer, struct 
 /* Checks the server-attested key IDKEY of the peer against known_peers. */
 static enum callsec_verdict check_peer_key(struct callsec *cs, const char *idkey, char *why, size_t whylen)
 {
-	if (e2e_b64_decode(cs->peer_pk, sizeof(cs->peer_pk), idkey) < 0) {
+	if (b64url_decode(cs->peer_pk, sizeof(cs->peer_pk), idkey) < 0) {
 		snprintf(why, whylen, "the server sent a malformed key for %s", cs->peer);
 		return CALLSEC_BAD;
 	}

@@ -1,5 +1,6 @@
 /* Shared by the key files; see keyfile.h. */
 #include "p2pcall/keyfile.h"
+#include "p2pcall/b64url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,27 +16,20 @@ void (*keyfile_commit_hook)(const char *tmp, const char *path);
 
 void keyfile_key_encode(const uint8_t key[KEYFILE_KEY_BYTES], char out[KEYFILE_KEY_CHARS + 1])
 {
-	sodium_bin2base64(out, KEYFILE_KEY_CHARS + 1, key, KEYFILE_KEY_BYTES,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	b64url_encode(out, KEYFILE_KEY_CHARS + 1, key, KEYFILE_KEY_BYTES);
 }
 
 bool keyfile_key_decode(const char *s, size_t n, uint8_t key[KEYFILE_KEY_BYTES])
 {
+	/* S is a field of a line, not a string of its own. */
+	char text[KEYFILE_KEY_CHARS + 1];
+	uint8_t tmp[KEYFILE_KEY_BYTES];
 	if (n != KEYFILE_KEY_CHARS)
 		return false;
-	uint8_t tmp[KEYFILE_KEY_BYTES];
-	size_t got = 0;
-	const char *end = NULL;
-	if (sodium_base642bin(tmp, sizeof(tmp), s, n, NULL, &got, &end,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    got != KEYFILE_KEY_BYTES || end != s + n)
-		return false;
-	/* The last character carries 2 unused bits: accept only the spelling
-	 * we would write, so that one key is one string. */
-	char again[KEYFILE_KEY_CHARS + 1];
-	keyfile_key_encode(tmp, again);
-	if (memcmp(again, s, n) != 0)
-		return false;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	if (b64url_decode(tmp, sizeof(tmp), text) < 0)
+		return false; /* KEY untouched */
 	memcpy(key, tmp, sizeof(tmp));
 	return true;
 }

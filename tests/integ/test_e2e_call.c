@@ -239,7 +239,7 @@ static int evil_accept(struct evil *e, const char *name, char *key)
 	uint8_t ch[32];
 	char chs[E2E_KEY_B64], buf[2048];
 	randombytes_buf(ch, sizeof(ch));
-	e2e_b64_encode(chs, sizeof(chs), ch, sizeof(ch));
+	b64url_encode(chs, sizeof(chs), ch, sizeof(ch));
 	struct sig_writer w;
 	sig_writer_init(&w, "HELLO");
 	sig_writer_add(&w, "version", "1");
@@ -345,7 +345,7 @@ static void evil_start(struct evil *e, int port)
 	uint8_t seed[32];
 	randombytes_buf(seed, sizeof(seed));
 	ck_assert_int_eq(e2e_identity_from_seed(&e->id, seed), 0);
-	e2e_b64_encode(e->pk, sizeof(e->pk), e->id.pk, sizeof(e->id.pk));
+	b64url_encode(e->pk, sizeof(e->pk), e->id.pk, sizeof(e->id.pk));
 	e->lfd = evil_listen(port);
 }
 

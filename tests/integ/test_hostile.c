@@ -198,7 +198,7 @@ static int hello_challenge(int port, uint8_t chal[32])
 	ck_assert_int_eq(tcp_expect(fd, "HELLO ", line, sizeof(line), T), 0);
 	const char *c = strstr(line, " challenge=");
 	ck_assert_msg(c != NULL, "no challenge in: %s", line);
-	ck_assert_int_eq(regproof_b64_decode(c + 11, chal, 32), 0);
+	ck_assert_int_eq(b64url_decode(chal, 32, c + 11), 0);
 	tcp_send(fd, "HELLO version=1\n");
 	ck_assert_int_eq(tcp_expect(fd, "OK re=HELLO", line, sizeof(line), T), 0);
 	return fd;
@@ -209,8 +209,8 @@ static void send_keyed_register(int fd, const char *name, const uint8_t *pk, con
 	uint8_t sig[64];
 	char k[64], sg[100], line[400];
 	ck_assert_int_eq(regproof_sign(sk, chal, name, sig), 0);
-	regproof_b64_encode(pk, 32, k, sizeof(k));
-	regproof_b64_encode(sig, 64, sg, sizeof(sg));
+	b64url_encode(k, sizeof(k), pk, 32);
+	b64url_encode(sg, sizeof(sg), sig, 64);
 	snprintf(line, sizeof(line), "REGISTER name=%s key=%s sig=%s\n", name, k, sg);
 	tcp_send(fd, line);
 }
@@ -222,7 +222,7 @@ START_TEST(names_bound_to_keys)
 	ck_assert_int_ge(sodium_init(), 0);
 	crypto_sign_keypair(pk1, sk1);
 	crypto_sign_keypair(pk2, sk2);
-	regproof_b64_encode(pk1, 32, k1, sizeof(k1));
+	b64url_encode(k1, sizeof(k1), pk1, 32);
 	ck_assert_int_eq(server_start(&S, NULL), 0);
 
 	int a = hello_challenge(S.port, c0);

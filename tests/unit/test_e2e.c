@@ -52,8 +52,8 @@ static void hs_start(struct hs *h, uint8_t ea, uint8_t eb)
 	uint8_t s[32];
 	ident(&h->ida, 1);
 	ident(&h->idb, 2);
-	e2e_b64_encode(h->w.idkey_a, E2E_KEY_B64, h->ida.pk, 32);
-	e2e_b64_encode(h->w.idkey_b, E2E_KEY_B64, h->idb.pk, 32);
+	b64url_encode(h->w.idkey_a, E2E_KEY_B64, h->ida.pk, 32);
+	b64url_encode(h->w.idkey_b, E2E_KEY_B64, h->idb.pk, 32);
 	seed_of(s, ea);
 	ck_assert_int_eq(e2e_call_new(&h->a, E2E_CALLER, &h->ida, "alice", "bob", s), 0);
 	seed_of(s, eb);
@@ -80,9 +80,9 @@ static void hs_free(struct hs *h)
 static void flip_b64(char *text, size_t n, unsigned bit)
 {
 	uint8_t raw[64];
-	ck_assert_int_eq(e2e_b64_decode(raw, n, text), 0);
+	ck_assert_int_eq(b64url_decode(raw, n, text), 0);
 	raw[bit / 8 % n] ^= (uint8_t)(1u << (bit % 8));
-	ck_assert_int_gt(e2e_b64_encode(text, n == 32 ? E2E_KEY_B64 : E2E_SIG_B64, raw, n), 0);
+	ck_assert_int_gt(b64url_encode(text, n == 32 ? E2E_KEY_B64 : E2E_SIG_B64, raw, n), 0);
 }
 
 /* RFC 8032 §7.1 test 1: the secret key seed and the public key. */
@@ -114,21 +114,21 @@ START_TEST(b64_exact_and_canonical)
 	for (int i = 0; i < 64; i++)
 		raw[i] = (uint8_t)(i * 37 + 250);
 	char k[E2E_KEY_B64], s[E2E_SIG_B64];
-	ck_assert_int_eq(e2e_b64_encode(k, sizeof(k), raw, 32), 43);
-	ck_assert_int_eq(e2e_b64_encode(s, sizeof(s), raw, 64), 86);
+	ck_assert_int_eq(b64url_encode(k, sizeof(k), raw, 32), 43);
+	ck_assert_int_eq(b64url_encode(s, sizeof(s), raw, 64), 86);
 	ck_assert_uint_eq(strlen(k), 43);
 	ck_assert_uint_eq(strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				 "0123456789-_"), 43);
-	ck_assert_int_eq(e2e_b64_decode(back, 32, k), 0);
+	ck_assert_int_eq(b64url_decode(back, 32, k), 0);
 	ck_assert_mem_eq(back, raw, 32);
-	ck_assert_int_eq(e2e_b64_decode(back, 64, s), 0);
+	ck_assert_int_eq(b64url_decode(back, 64, s), 0);
 	ck_assert_mem_eq(back, raw, 64);
-	ck_assert_int_eq(e2e_b64_encode(k, 43, raw, 32), -ENOSPC);
-	ck_assert_int_eq(e2e_b64_encode(NULL, 44, raw, 32), -EINVAL);
+	ck_assert_int_eq(b64url_encode(k, 43, raw, 32), -ENOSPC);
+	ck_assert_int_eq(b64url_encode(NULL, 44, raw, 32), -EINVAL);
 
 	/* a known value: 32 bytes of 0xff */
 	memset(raw, 0xff, 32);
-	e2e_b64_encode(k, sizeof(k), raw, 32);
+	b64url_encode(k, sizeof(k), raw, 32);
 	ck_assert_str_eq(k, "__________________________________________8");
 
 	char t[128];
@@ -147,12 +147,12 @@ START_TEST(b64_exact_and_canonical)
 		"\x85_________________________________________8",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(e2e_b64_decode(back, 32, bad[i]) == -EBADMSG, "bad[%zu]", i);
+		ck_assert_msg(b64url_decode(back, 32, bad[i]) == -EBADMSG, "bad[%zu]", i);
 	/* a signature where a key is expected, and the reverse */
-	ck_assert_int_eq(e2e_b64_decode(back, 32, s), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, s), -EBADMSG);
 	snprintf(t, sizeof(t), "%s", k);
-	ck_assert_int_eq(e2e_b64_decode(back, 64, t), -EBADMSG);
-	ck_assert_int_eq(e2e_b64_decode(back, 32, NULL), -EINVAL);
+	ck_assert_int_eq(b64url_decode(back, 64, t), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, NULL), -EINVAL);
 }
 END_TEST
 
@@ -230,11 +230,11 @@ START_TEST(matches_the_documented_protocol)
 
 	uint8_t commit[32], got[64];
 	hash2(commit, 32, NULL, "p2pcall-commit-v1", xa_pk, 32);
-	ck_assert_int_eq(e2e_b64_decode(got, 32, h.w.commit), 0);
+	ck_assert_int_eq(b64url_decode(got, 32, h.w.commit), 0);
 	ck_assert_mem_eq(got, commit, 32);
-	ck_assert_int_eq(e2e_b64_decode(got, 32, h.w.eph_a), 0);
+	ck_assert_int_eq(b64url_decode(got, 32, h.w.eph_a), 0);
 	ck_assert_mem_eq(got, xa_pk, 32);
-	ck_assert_int_eq(e2e_b64_decode(got, 32, h.w.eph_b), 0);
+	ck_assert_int_eq(b64url_decode(got, 32, h.w.eph_b), 0);
 	ck_assert_mem_eq(got, xb_pk, 32);
 
 	/* F = len16 "alice" len16 "bob" ID_a ID_b C X_b */
@@ -253,13 +253,13 @@ START_TEST(matches_the_documented_protocol)
 	uint8_t msg[300];
 	memcpy(msg, "p2pcall-accept-v1", 17);
 	memcpy(msg + 17, f, n);
-	ck_assert_int_eq(e2e_b64_decode(got, 64, h.w.sig_b), 0);
+	ck_assert_int_eq(b64url_decode(got, 64, h.w.sig_b), 0);
 	ck_assert_int_eq(crypto_sign_verify_detached(got, msg, 17 + n, h.idb.pk), 0);
 	memcpy(f + n, xa_pk, 32);   /* F || X_a from here on */
 	n += 32;
 	memcpy(msg, "p2pcall-reveal-v1", 17);
 	memcpy(msg + 17, f, n);
-	ck_assert_int_eq(e2e_b64_decode(got, 64, h.w.sig_a), 0);
+	ck_assert_int_eq(b64url_decode(got, 64, h.w.sig_a), 0);
 	ck_assert_int_eq(crypto_sign_verify_detached(got, msg, 17 + n, h.ida.pk), 0);
 	/* Ed25519 is deterministic: the same signature as a fresh one */
 	uint8_t again[64];
@@ -352,8 +352,8 @@ START_TEST(man_in_the_middle_gets_two_sas)
 	ident(&idb, 2);
 	ident(&idm, 66);
 	char ka[E2E_KEY_B64], km[E2E_KEY_B64];
-	e2e_b64_encode(ka, sizeof(ka), ida.pk, 32);
-	e2e_b64_encode(km, sizeof(km), idm.pk, 32);
+	b64url_encode(ka, sizeof(ka), ida.pk, 32);
+	b64url_encode(km, sizeof(km), idm.pk, 32);
 	for (uint8_t run = 0; run < 32; run++) {
 		uint8_t s[32];
 		struct e2e_call *a, *b, *m_as_b, *m_as_a;
@@ -375,7 +375,7 @@ START_TEST(man_in_the_middle_gets_two_sas)
 		ck_assert_int_eq(e2e_answer(m_as_b, ka, c_a, em, sgm), 0);    /* M -> alice */
 		ck_assert_int_eq(e2e_confirm(a, km, em, sgm, ea, sga), 0);
 		char kb[E2E_KEY_B64];
-		e2e_b64_encode(kb, sizeof(kb), idb.pk, 32);
+		b64url_encode(kb, sizeof(kb), idb.pk, 32);
 		ck_assert_int_eq(e2e_confirm(m_as_a, kb, eb, sgb, em2, sgm2), 0);
 		ck_assert_int_eq(e2e_finish(m_as_b, ea, sga), 0);
 		ck_assert_int_eq(e2e_finish(b, em2, sgm2), 0);
@@ -409,7 +409,7 @@ START_TEST(swapped_eph_under_peer_identity_refused)
 	seed_of(s, 99);
 	crypto_kx_seed_keypair(pk, sk, s);
 	char mine[E2E_KEY_B64];
-	e2e_b64_encode(mine, sizeof(mine), pk, 32);
+	b64url_encode(mine, sizeof(mine), pk, 32);
 	ck_assert_int_eq(e2e_confirm(h.a, h.w.idkey_b, mine, h.w.sig_b, h.w.eph_a, h.w.sig_a),
 			 -EPERM);
 	ck_assert(!e2e_ready(h.a));
@@ -485,7 +485,7 @@ END_TEST
 static size_t accept_msg(uint8_t *msg, const struct hs *h, const uint8_t x[32])
 {
 	uint8_t commit[32];
-	ck_assert_int_eq(e2e_b64_decode(commit, 32, h->w.commit), 0);
+	ck_assert_int_eq(b64url_decode(commit, 32, h->w.commit), 0);
 	size_t n = 29;
 	memcpy(msg, "p2pcall-accept-v1\0\005alice\0\003bob", n);
 	memcpy(msg + n, h->ida.pk, 32);
@@ -503,15 +503,15 @@ START_TEST(degenerate_eph_refused)
 	hs_start(&h, 5, 6);
 	uint8_t msg[256], sig[64], x[32];
 	/* the message as built here is the one bob really signs */
-	ck_assert_int_eq(e2e_b64_decode(x, 32, h.w.eph_b), 0);
-	ck_assert_int_eq(e2e_b64_decode(sig, 64, h.w.sig_b), 0);
+	ck_assert_int_eq(b64url_decode(x, 32, h.w.eph_b), 0);
+	ck_assert_int_eq(b64url_decode(sig, 64, h.w.sig_b), 0);
 	ck_assert_int_eq(crypto_sign_verify_detached(sig, msg, accept_msg(msg, &h, x),
 						     h.idb.pk), 0);
 	memset(x, 0, sizeof(x));
 	crypto_sign_detached(sig, NULL, msg, accept_msg(msg, &h, x), h.idb.sk);
 	char eph0[E2E_KEY_B64], sigt[E2E_SIG_B64];
-	e2e_b64_encode(eph0, sizeof(eph0), x, 32);
-	e2e_b64_encode(sigt, sizeof(sigt), sig, 64);
+	b64url_encode(eph0, sizeof(eph0), x, 32);
+	b64url_encode(sigt, sizeof(sigt), sig, 64);
 	ck_assert_int_eq(e2e_confirm(h.a, h.w.idkey_b, eph0, sigt, h.w.eph_a, h.w.sig_a),
 			 -EPERM);
 	hs_free(&h);
@@ -525,7 +525,7 @@ START_TEST(malformed_text_refused)
 	char long44[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 	char zero_key[E2E_KEY_B64];
 	uint8_t z[32] = { 0 };
-	e2e_b64_encode(zero_key, sizeof(zero_key), z, 32); /* not a valid Ed25519 key */
+	b64url_encode(zero_key, sizeof(zero_key), z, 32); /* not a valid Ed25519 key */
 	char out1[E2E_KEY_B64], out2[E2E_SIG_B64];
 	const char *bad_key[] = { "", "abc", long44, h.w.sig_b, zero_key, "~~~" };
 	for (size_t i = 0; i < sizeof(bad_key) / sizeof(bad_key[0]); i++) {
@@ -568,7 +568,7 @@ START_TEST(wrong_order_refused)
 	uint8_t s[32];
 	seed_of(s, 11);
 	char k[E2E_KEY_B64], sg[E2E_SIG_B64], kk[E2E_KEY_B64];
-	e2e_b64_encode(kk, sizeof(kk), id.pk, 32);
+	b64url_encode(kk, sizeof(kk), id.pk, 32);
 	struct e2e_call *a, *b;
 	ck_assert_int_eq(e2e_call_new(&a, E2E_CALLER, &id, "alice", "bob", s), 0);
 	ck_assert_int_eq(e2e_call_new(&b, E2E_CALLEE, &id, "alice", "bob", s), 0);
@@ -651,8 +651,8 @@ START_TEST(longest_names)
 	ck_assert_int_eq(e2e_call_new(&b, E2E_CALLEE, &idb, na, nb, s), 0);
 	char c[E2E_KEY_B64], ka[E2E_KEY_B64], kb[E2E_KEY_B64];
 	char eb[E2E_KEY_B64], sb[E2E_SIG_B64], ea[E2E_KEY_B64], sa[E2E_SIG_B64];
-	e2e_b64_encode(ka, sizeof(ka), ida.pk, 32);
-	e2e_b64_encode(kb, sizeof(kb), idb.pk, 32);
+	b64url_encode(ka, sizeof(ka), ida.pk, 32);
+	b64url_encode(kb, sizeof(kb), idb.pk, 32);
 	ck_assert_int_eq(e2e_commit(a, c), 0);
 	ck_assert_int_eq(e2e_answer(b, ka, c, eb, sb), 0);
 	ck_assert_int_eq(e2e_confirm(a, kb, eb, sb, ea, sa), 0);

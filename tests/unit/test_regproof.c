@@ -86,31 +86,31 @@ START_TEST(base64url_exact)
 {
 	char t32[44], t64[87];
 	uint8_t back[64];
-	ck_assert_int_eq(regproof_b64_encode(pk, 32, t32, sizeof(t32)), REGPROOF_B64_32);
-	ck_assert_int_eq(regproof_b64_encode(sk, 64, t64, sizeof(t64)), REGPROOF_B64_64);
-	ck_assert_int_eq(regproof_b64_encode(pk, 32, t32, 43), -ENOSPC);
+	ck_assert_int_eq(b64url_encode(t32, sizeof(t32), pk, 32), REGPROOF_B64_32);
+	ck_assert_int_eq(b64url_encode(t64, sizeof(t64), sk, 64), REGPROOF_B64_64);
+	ck_assert_int_eq(b64url_encode(t32, 43, pk, 32), -ENOSPC);
 	ck_assert_ptr_null(strpbrk(t32, "+/="));
-	ck_assert_int_eq(regproof_b64_decode(t32, back, 32), 0);
+	ck_assert_int_eq(b64url_decode(back, 32, t32), 0);
 	ck_assert_mem_eq(back, pk, 32);
-	ck_assert_int_eq(regproof_b64_decode(t64, back, 64), 0);
+	ck_assert_int_eq(b64url_decode(back, 64, t64), 0);
 	ck_assert_mem_eq(back, sk, 64);
 	/* Known vector: 32 bytes 0xfb..., the url-safe alphabet's '-' and '_'. */
 	uint8_t fb[32];
 	memset(fb, 0xfb, sizeof(fb));
-	ck_assert_int_eq(regproof_b64_encode(fb, 32, t32, sizeof(t32)), 43);
+	ck_assert_int_eq(b64url_encode(t32, sizeof(t32), fb, 32), 43);
 	ck_assert_str_eq(t32, "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s");
 
 	/* Only the exact form of exactly that many bytes. */
-	ck_assert_int_eq(regproof_b64_decode(t32, back, 31), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode(t64, back, 32), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode("-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s=", back, 32), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode("+/v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s", back, 32), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode("-_v7-_v7-_v7-_v7-_v7-_v7-_v7 _v7-_v7-_v7-_s", back, 32), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode("-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_", back, 32), -EBADMSG);
-	ck_assert_int_eq(regproof_b64_decode("", back, 32), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 31, t32), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, t64), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s="), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, "+/v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s"), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, "-_v7-_v7-_v7-_v7-_v7-_v7-_v7 _v7-_v7-_v7-_s"), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_"), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, ""), -EBADMSG);
 	/* The last character carries 2 bits of data: another with the same
 	 * top bits but non-zero spare bits is not the canonical form. */
-	ck_assert_int_eq(regproof_b64_decode("-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_t", back, 32), -EBADMSG);
+	ck_assert_int_eq(b64url_decode(back, 32, "-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_t"), -EBADMSG);
 }
 END_TEST
 

@@ -557,7 +557,7 @@ static const char *b64(const uint8_t *bin, size_t n)
 	static char out[4][100];
 	static int k;
 	k = (k + 1) % 4;
-	ck_assert_int_gt(regproof_b64_encode(bin, n, out[k], sizeof(out[k])), 0);
+	ck_assert_int_gt(b64url_encode(out[k], sizeof(out[k]), bin, n), 0);
 	return out[k];
 }
 
@@ -569,7 +569,7 @@ static void hello(int i, uint8_t chal[32])
 	const char *c = strstr(h, " challenge=");
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(strlen(c + 11), 43);
-	ck_assert_int_eq(regproof_b64_decode(c + 11, chal, 32), 0);
+	ck_assert_int_eq(b64url_decode(chal, 32, c + 11), 0);
 	say(i, "HELLO version=1\n");
 	expect(i, "OK re=HELLO");
 }
