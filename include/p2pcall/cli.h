@@ -34,6 +34,7 @@ struct cli {
 	const char *config;        /* --serve --config FILE */
 	unsigned keepalive_s, ring_timeout_s, register_timeout_s;
 	unsigned max_clients, max_per_ip; /* 0: the server's defaults */
+	int stun_alt_port;         /* --stun-alt-port: 0 PORT+1, -1 none */
 	/* client */
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */

@@ -13,6 +13,7 @@ struct server_opts {
 	unsigned register_timeout_s; /* 0: 10 */
 	unsigned max_clients;      /* connections at once; 0: 100000 */
 	unsigned max_per_ip;       /* connections from one address; 0: 256 */
+	int stun_alt_port;         /* second STUN port; 0: PORT+1, < 0: none */
 };
 
 /* Runs until SIGINT or SIGTERM. Returns a process exit status. */

@@ -50,13 +50,15 @@ const char cli_usage[] =
 	"  --register-timeout SECONDS    time allowed to register (default 10)\n"
 	"  --max-clients N       connections at once (default 100000)\n"
 	"  --max-per-ip N        connections from one address (default 256)\n"
+	"  --stun-alt-port PORT  second STUN port for NAT type detection (default\n"
+	"                        PORT+1; 0: none)\n"
 	"common:\n"
 	"  -v, --verbose  more diagnostics    -q, --quiet  errors only\n"
 	"  -h, --help     this text           -V, --version\n"
 	"see p2pcall(1) for events, exit statuses and the protocol\n";
 
 enum {
-	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_PER_IP, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
+	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_PER_IP, OPT_STUN_ALT_PORT, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL, OPT_TURN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
@@ -68,6 +70,7 @@ static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+	{ "stun-alt-port", required_argument, NULL, OPT_STUN_ALT_PORT },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
 	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
@@ -197,6 +200,13 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			server_opt = true;
 			break;
 		}
+		case OPT_STUN_ALT_PORT: {
+			long v = 0;
+			rc = whole_number("--stun-alt-port", optarg, 0, 65535, &v, err, n);
+			c->stun_alt_port = v ? (int)v : -1;
+			server_opt = true;
+			break;
+		}
 		case OPT_KEEPALIVE:
 			rc = whole_seconds("--keepalive", optarg, &c->keepalive_s, err, n);
 			server_opt = true;
@@ -280,7 +290,7 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		return fail(err, n, "--no-audio cannot be combined with other audio options");
 	if (server_opt)
 		return fail(err, n, "--listen, --config, --keepalive, --ring-timeout, --register-timeout, "
-			    "--max-clients and --max-per-ip need --serve");
+			    "--max-clients, --max-per-ip and --stun-alt-port need --serve");
 	/* The configuration file's identity stands in for NAME@HOST when the
 	 * first argument is not one (then it is the peer). */
 	const char *id = rest >= 1 ? argv[optind] : NULL;

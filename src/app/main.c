@@ -59,6 +59,7 @@ static int run(const struct cli *cli)
 			.register_timeout_s = cli->register_timeout_s,
 			.max_clients = cli->max_clients,
 			.max_per_ip = cli->max_per_ip,
+			.stun_alt_port = cli->stun_alt_port,
 		};
 		return server_run(&o);
 	}
