@@ -177,7 +177,9 @@ int ice_add_remote(struct ice_agent *a, const struct ice_cand *c);
  * mapping changed: with filtering NATs on both sides, the new address must
  * be signalled, as our NAT would drop the peer's packets from it). When
  * connected, it is checked at once and adopted on success
- * (ICE_EVENT_REMOTE_CHANGED). Returns 0, -EINVAL or -ENOSPC. */
+ * (ICE_EVENT_REMOTE_CHANGED); while checking, a pair that has not
+ * succeeded is checked at once too (a path towards it just opened).
+ * Returns 0, -EINVAL or -ENOSPC. */
 int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand *c);
 
 /* ice_cand_parse + ice_add_remote. */
@@ -227,6 +229,10 @@ void ice_hold(struct ice_agent *a, bool on);
  * "ourufrag:theirufrag", MESSAGE-INTEGRITY with our password): a check
  * from the peer, not a stranger's packet. Changes nothing. */
 bool ice_authentic_request(const struct ice_agent *a, const uint8_t *buf, size_t len);
+
+/* Whether buf is a Binding success response keyed with the peer's
+ * password: the peer answered one of our checks or probes. */
+bool ice_authentic_response(const struct ice_agent *a, const uint8_t *buf, size_t len);
 
 /* Writes into buf an authenticated Binding request as a check from us
  * would be (the peer answers it and checks back), with a fresh

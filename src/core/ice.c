@@ -354,6 +354,16 @@ int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand
 		a->pairs[p].state = PAIR_WAITING;
 		a->pairs[p].rebind = true;
 		start_txn(a, p, TXN_CHECK, now_us);
+	} else if (a->state == ICE_STATE_CHECKING && a->pairs[p].state != PAIR_SUCCEEDED &&
+		   !a->pairs[p].no_local) {
+		/* A path just opened towards it (birthday probing): check now
+		 * rather than after the backed-off retransmission of an older
+		 * check that went nowhere. */
+		for (size_t i = 0; i < MAX_TXN; i++)
+			if (a->txn[i].used && !a->txn[i].done && a->txn[i].pair == p &&
+			    a->txn[i].kind == TXN_CHECK)
+				retire(a, &a->txn[i], now_us);
+		start_txn(a, p, TXN_CHECK, now_us);
 	}
 	return 0;
 }
@@ -557,6 +567,14 @@ bool ice_authentic_request(const struct ice_agent *a, const uint8_t *buf, size_t
 	struct stun_msg m;
 	return a && buf && stun_is_message(buf, len) && stun_parse(buf, len, &m) == 0 &&
 	       m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_REQUEST && credentials_ok(a, &m, buf);
+}
+
+bool ice_authentic_response(const struct ice_agent *a, const uint8_t *buf, size_t len)
+{
+	struct stun_msg m;
+	return a && buf && a->have_remote && stun_is_message(buf, len) && stun_parse(buf, len, &m) == 0 &&
+	       m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_SUCCESS &&
+	       stun_verify_integrity(&m, buf, (const uint8_t *)a->rpwd, strlen(a->rpwd)) == 0;
 }
 
 ssize_t ice_build_probe(struct ice_agent *a, uint8_t *buf, size_t cap)

@@ -101,7 +101,8 @@ void ev_ringing(const char *peer)
 	emit(&w);
 }
 
-void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms)
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms,
+		  const char *method)
 {
 	if (!as_json)
 		return say("connected to %s (%s%s%s) after %.0f ms", peer, remote,
@@ -113,10 +114,11 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	jsonw_str(&w, "remote", remote);
 	jsonw_num(&w, "setup_ms", setup_ms, 1);
 	jsonw_num(&w, "path_ms", path_ms, 1);
+	jsonw_str(&w, "method", method);
 	emit(&w);
 }
 
-void ev_path(const char *path, const char *remote)
+void ev_path(const char *path, const char *remote, const char *method)
 {
 	if (!as_json)
 		return say("now %s (%s)", path, remote);
@@ -124,6 +126,7 @@ void ev_path(const char *path, const char *remote)
 	begin(&w, "path");
 	jsonw_str(&w, "path", path);
 	jsonw_str(&w, "remote", remote);
+	jsonw_str(&w, "method", method);
 	emit(&w);
 }
 

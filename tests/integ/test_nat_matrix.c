@@ -1,9 +1,13 @@
 /* The NAT matrix: for every pair of NAT types (real nftables NAT in
  * network namespaces, tests/lab), a real server on the WAN and two real
  * clients behind the NATs place a call; the `connected` event must report
- * the expected path on both sides: direct wherever a hole can be punched,
- * the relay only where both mappings defeat punching. The measured matrix
- * is printed. Needs root; says so when it skips. */
+ * the expected path on both sides: direct wherever a hole can be punched
+ * (by birthday probing where one side is symmetric and the other a
+ * port-restricted cone: method "birthday"), the relay only where both
+ * mappings are symmetric. The measured matrix, with the methods, is
+ * printed. A dedicated test has birthday probing finish after the relay
+ * fallback and checks the upgrade to the direct path. Needs root; says so
+ * when it skips. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,14 +32,14 @@ START_TEST(matrix)
 	size_t len = 0;
 
 	len += (size_t)snprintf(report + len, sizeof(report) - len,
-				"NAT matrix (A calls B; path seen by A/B, set-up ms at A):\n%-11s", "A \\ B");
+				"NAT matrix (A calls B; path and method seen by A/B, set-up ms at A):\n%-11s", "A \\ B");
 	for (int j = 0; j < N; j++)
-		len += (size_t)snprintf(report + len, sizeof(report) - len, " %-20s", types[j]);
+		len += (size_t)snprintf(report + len, sizeof(report) - len, " %-36s", types[j]);
 	for (int i = 0; i < N; i++) {
 		len += (size_t)snprintf(report + len, sizeof(report) - len, "\n%-11s", types[i]);
 		for (int j = 0; j < N; j++) {
 			if (j < i) {
-				len += (size_t)snprintf(report + len, sizeof(report) - len, " %-20s", "(see mirror)");
+				len += (size_t)snprintf(report + len, sizeof(report) - len, " %-36s", "(see mirror)");
 				continue;
 			}
 			struct natcall_result *o = &res[i][j];
@@ -44,21 +48,30 @@ START_TEST(matrix)
 			const char *want = natcall_expected_path(types[i], types[j]);
 			bool ok = strcmp(o->path_a, want) == 0 && strcmp(o->path_b, want) == 0 &&
 				  o->status_a == EXIT_OK && o->status_b == EXIT_OK;
+			/* The method: birthday exactly where plain punching
+			 * cannot work (the normal checks have a head start). */
+			bool bd = natcall_needs_birthday(types[i], types[j]);
+			if (strcmp(want, "relay") == 0)
+				ok = ok && strcmp(o->method_a, "relay") == 0 && strcmp(o->method_b, "relay") == 0;
+			else
+				ok = ok && (strcmp(o->method_a, "birthday") == 0) == bd &&
+				     (strcmp(o->method_b, "birthday") == 0) == bd;
 			failures += !ok;
-			char cell[64];
-			snprintf(cell, sizeof(cell), "%s/%s %.0f%s", o->path_a, o->path_b, o->setup_ms,
-				 ok ? "" : " FAIL");
-			len += (size_t)snprintf(report + len, sizeof(report) - len, " %-20s", cell);
+			char cell[80];
+			snprintf(cell, sizeof(cell), "%s/%s %s/%s %.0f%s", o->path_a, o->path_b, o->method_a,
+				 o->method_b, o->setup_ms, ok ? "" : " FAIL");
+			len += (size_t)snprintf(report + len, sizeof(report) - len, " %-36s", cell);
 		}
 	}
 	struct natcall_result same;
+	len = strlen(report);
 	ck_assert_int_eq(natcall_run("port", "same", 0, NULL, &same), 0);
 	bool same_ok = strcmp(same.path_a, "direct") == 0 && strcmp(same.path_b, "direct") == 0 &&
 		       same.status_a == EXIT_OK;
 	failures += !same_ok;
 	snprintf(report + len, sizeof(report) - len,
-		 "\nboth behind one port-restricted NAT: %s/%s %.0f ms%s\n", same.path_a, same.path_b,
-		 same.setup_ms, same_ok ? "" : " FAIL");
+		 "\nboth behind one port-restricted NAT: %s/%s %s/%s %.0f ms%s\n", same.path_a, same.path_b,
+		 same.method_a, same.method_b, same.setup_ms, same_ok ? "" : " FAIL");
 	fputs(report, stderr);
 	ck_assert_msg(failures == 0, "%d NAT pairings did not connect as expected:\n%s", failures, report);
 }
@@ -78,6 +91,29 @@ START_TEST(relay_never_fails_cleanly)
 }
 END_TEST
 
+/* Relay first, then direct: with a 1.5 s head start (test knob), the
+ * relay fallback (1 s) carries the call before birthday probing opens
+ * the direct path; both sides then report a `path' event to the direct
+ * path with method birthday, and the call ends normally. */
+START_TEST(relay_then_birthday_upgrade)
+{
+	if (lab_skip())
+		return;
+	struct natcall_result r;
+	ck_assert_int_eq(natcall_run_env("symmetric", "port", 0, NULL, "P2PCALL_BIRTHDAY_HEADSTART_MS=1500", "4", &r),
+			 0);
+	fprintf(stderr, "symmetric/port, birthday after the relay: connected %s/%s (%s/%s), then %s/%s\n",
+		r.path_a, r.path_b, r.method_a, r.method_b, r.upgrade_a, r.upgrade_b);
+	ck_assert_str_eq(r.path_a, "relay");
+	ck_assert_str_eq(r.path_b, "relay");
+	ck_assert_str_eq(r.method_a, "relay");
+	ck_assert_str_eq(r.upgrade_a, "birthday");
+	ck_assert_str_eq(r.upgrade_b, "birthday");
+	ck_assert_int_eq(r.status_a, EXIT_OK);
+	ck_assert_int_eq(r.status_b, EXIT_OK);
+}
+END_TEST
+
 Suite *nat_matrix_suite(void)
 {
 	Suite *s = suite_create("nat_matrix");
@@ -86,6 +122,7 @@ Suite *nat_matrix_suite(void)
 	tcase_add_unchecked_fixture(c, NULL, natcall_cleanup);
 	tcase_add_test(c, matrix);
 	tcase_add_test(c, relay_never_fails_cleanly);
+	tcase_add_test(c, relay_then_birthday_upgrade);
 	suite_add_tcase(s, c);
 	return s;
 }
