@@ -375,6 +375,10 @@ static void on_bday_sock(evutil_socket_t fd, short what, void *arg)
 			path_packet(p, (struct sockaddr *)&from, buf, (size_t)n);
 		if (opened && !p->dead)
 			check_now(p, (struct sockaddr *)&from);
+		/* The path may have been chosen meanwhile, and this socket
+		 * closed with the others. */
+		if (fd != p->route_fd)
+			break;
 	}
 	if (!leave(p))
 		rearm(p);
