@@ -1,6 +1,7 @@
 /* One call across the NAT lab; see natcall.h. */
 #include "natcall.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,23 @@ bool natcall_needs_birthday(const char *a, const char *b)
 {
 	bool sa = strcmp(a, "symmetric") == 0, sb = strcmp(b, "symmetric") == 0;
 	return (sa && strcmp(b, "port") == 0) || (sb && strcmp(a, "port") == 0);
+}
+
+/* How many descriptors PID has open: birthday probing's extra sockets
+ * must be gone once the path is chosen. */
+static int count_fds(pid_t pid)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* After `connected', a `path' event (relay -> direct) within the call. */
@@ -127,6 +145,8 @@ int natcall_run_env(const char *type_a, const char *type_b, int delay_ms, const 
 		read_upgrade(a_out, r->upgrade_a, sizeof(r->upgrade_a));
 	if (strcmp(r->path_b, "relay") == 0)
 		read_upgrade(b_out, r->upgrade_b, sizeof(r->upgrade_b));
+	r->fds_a = count_fds(a);
+	r->fds_b = count_fds(b);
 	r->status_a = lab_wait(a, T);
 	r->status_b = lab_wait(b, T);
 	lab_kill(srv);

@@ -14,6 +14,8 @@ struct natcall_result {
 	double setup_ms;             /* at alice: invitation -> path up */
 	double path_ms_a, path_ms_b; /* answer -> path up, each side */
 	int status_a, status_b;      /* exit statuses (-1: timed out) */
+	int fds_a, fds_b;            /* open descriptors once the path is final
+				      * (after the upgrade, if any); -1 unknown */
 };
 
 /* Builds the lab (TYPE_B may be "same"), with DELAY_MS one-way delay on
