@@ -244,8 +244,6 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 {
 	sig_writer_add(w, "ufrag", cl->ufrag);
 	sig_writer_add(w, "pwd", cl->pwd);
-	if (natdetect_name(natdetect_get(cl->natd)))
-		sig_writer_add(w, "nat", natdetect_name(natdetect_get(cl->natd)));
 	if (cl->cli->relay == RELAY_ALWAYS) {
 		/* Reveal nothing: no candidates, and the server keeps our
 		 * observed address to itself. */
@@ -254,6 +252,8 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 	}
 	for (size_t i = 0; i < cl->n_local; i++)
 		sig_writer_add(w, "cand", cl->local_cands[i]);
+	if (natdetect_name(natdetect_get(cl->natd)))
+		sig_writer_add(w, "nat", natdetect_name(natdetect_get(cl->natd)));
 }
 
 /* A progress line only a person at a terminal sees (the lines of pipes
