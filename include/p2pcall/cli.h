@@ -39,6 +39,7 @@ struct cli {
 	unsigned register_rate, invite_rate, relay_kbps, stun_rate; /* likewise */
 	bool require_keys, closed; /* --require-keys, --closed */
 	const char *bindings;      /* --bindings FILE, or NULL */
+	int stun_alt_port;         /* --stun-alt-port: 0 PORT+1, -1 none */
 	/* client */
 	bool json, auto_answer, once;
 	double duration_s;         /* 0: until hung up */

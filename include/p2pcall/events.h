@@ -23,9 +23,12 @@ void ev_secured(const char *peer, const char *sas, const char *peer_key, const c
 /* PATH is "direct" or "relay", or NULL for a peer without a media path.
  * SETUP_MS runs from the invitation (or the incoming call), PATH_MS from
  * the answer, to the moment the path is up. */
-void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms);
+/* METHOD: how the path was found (host, srflx, prflx, birthday, relay),
+ * NULL if there is none. */
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms,
+		  const char *method);
 /* The media path changed during the call (relay -> direct, or back). */
-void ev_path(const char *path, const char *remote);
+void ev_path(const char *path, const char *remote, const char *method);
 /* MEDIA: the call's audio figures (media_call_stats), or NULL if it had
  * no audio. */
 void ev_ended(const char *peer, const char *reason, double duration_s, int status,

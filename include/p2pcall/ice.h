@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 enum ice_cand_type {
 	ICE_CAND_HOST,
@@ -176,7 +177,9 @@ int ice_add_remote(struct ice_agent *a, const struct ice_cand *c);
  * mapping changed: with filtering NATs on both sides, the new address must
  * be signalled, as our NAT would drop the peer's packets from it). When
  * connected, it is checked at once and adopted on success
- * (ICE_EVENT_REMOTE_CHANGED). Returns 0, -EINVAL or -ENOSPC. */
+ * (ICE_EVENT_REMOTE_CHANGED); while checking, a pair that has not
+ * succeeded is checked at once too (a path towards it just opened).
+ * Returns 0, -EINVAL or -ENOSPC. */
 int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand *c);
 
 /* ice_cand_parse + ice_add_remote. */
@@ -214,6 +217,29 @@ int ice_selected(const struct ice_agent *a, struct ice_cand *local,
 enum ice_state ice_get_state(const struct ice_agent *a);
 enum ice_role ice_get_role(const struct ice_agent *a);
 const struct ice_stats *ice_get_stats(const struct ice_agent *a);
+
+/* Birthday probing (core/birthday.c) opens a pair the agent cannot
+ * predict: the peer's checks then arrive from a peer-reflexive address.
+ * While held, the agent does not fail because every pair it knows has
+ * failed (the check timeout still applies); releasing it takes effect at
+ * the next ice_tick. */
+void ice_hold(struct ice_agent *a, bool on);
+
+/* Whether buf is a Binding request with our credentials (USERNAME
+ * "ourufrag:theirufrag", MESSAGE-INTEGRITY with our password): a check
+ * from the peer, not a stranger's packet. Changes nothing. */
+bool ice_authentic_request(const struct ice_agent *a, const uint8_t *buf, size_t len);
+
+/* Whether buf is a Binding success response keyed with the peer's
+ * password: the peer answered one of our checks or probes. */
+bool ice_authentic_response(const struct ice_agent *a, const uint8_t *buf, size_t len);
+
+/* Writes into buf an authenticated Binding request as a check from us
+ * would be (the peer answers it and checks back), with a fresh
+ * transaction id the agent does not track: its answer is not ICE's
+ * (ice_handle_packet returns false). Returns its length, -EINVAL (no
+ * remote credentials yet) or -ENOSPC. 200 bytes are enough. */
+ssize_t ice_build_probe(struct ice_agent *a, uint8_t *buf, size_t cap);
 
 /* Remote candidates known so far (signalled and peer-reflexive). */
 size_t ice_remote_count(const struct ice_agent *a);

@@ -21,6 +21,11 @@ struct path_cbs {
 	/* REMOTE is the peer's address for UP and CHANGED, NULL otherwise;
 	 * REASON names the failure for FAILED and LOST. */
 	void (*event)(void *ctx, enum path_event ev, const struct sockaddr *remote, const char *reason);
+	/* Optional: a datagram from the peer that arrived on one of the
+	 * path's own sockets (birthday probing), for the owner to handle
+	 * like one on the call's socket (it offers it to path_packet
+	 * first). Default: path_packet only. */
+	void (*input)(void *ctx, const struct sockaddr *from, uint8_t *buf, size_t len);
 };
 
 struct path_config {
@@ -50,6 +55,28 @@ int path_probe_remote(struct path *p, const char *cand);
 
 /* Offers a datagram received on the socket; true if it was the path's. */
 bool path_packet(struct path *p, const struct sockaddr *from, const uint8_t *buf, size_t len);
+
+/* Birthday probing (core/birthday.c) when exactly one side's NAT maps
+ * endpoint-dependently ("symmetric"): call after path_start with both
+ * sides' mapping behaviour (natdetect.h). The EDM side opens 256 extra
+ * sockets and sends a check from each to the peer's public address; the
+ * EIM side sends checks to random ports of the peer's public IP. Both
+ * start after a 300 ms head start for the normal checks (the
+ * environment variable P2PCALL_BIRTHDAY_HEADSTART_MS overrides it, for
+ * tests) and give up 4.3 s after the call. The agent does not declare
+ * failure meanwhile. When the path opens through an extra socket, all
+ * traffic to the peer goes through it (path_send_routed); the other
+ * sockets close as soon as a path is chosen or the attempt ends.
+ * Returns 1 if an attempt started, 0 if none applies, -ENOMEM. */
+int path_birthday(struct path *p, bool local_edm, bool remote_edm);
+
+/* Sends to DEST through the birthday socket the path runs through, if
+ * DEST is the peer it was opened to: true then. False: send as usual. */
+bool path_send_routed(struct path *p, const struct sockaddr *dest, const uint8_t *buf, size_t len);
+
+/* How the path in use was found: "host", "srflx", "prflx" (the peer's
+ * candidate type) or "birthday"; NULL before the path is up. */
+const char *path_method(const struct path *p);
 
 /* Where media goes now, or NULL before the path is up. */
 const struct sockaddr *path_remote(const struct path *p);

@@ -23,6 +23,7 @@ struct server_opts {
 	bool require_keys;         /* every REGISTER must prove a key */
 	bool closed;               /* only names already bound may register */
 	const char *bindings_path; /* --bindings FILE: the name -> key store; NULL: none */
+	int stun_alt_port;         /* second STUN port; 0: PORT+1, < 0: none */
 };
 
 /* Runs until SIGINT or SIGTERM. Returns a process exit status. */

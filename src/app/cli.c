@@ -68,13 +68,15 @@ const char cli_usage[] =
 	"  --invite-rate N       INVITEs a second per connection (default 5)\n"
 	"  --relay-kbps N        relayed kbit/s per party of a call (default 256)\n"
 	"  --stun-rate N         STUN answers a second per source address (default 100)\n"
+	"  --stun-alt-port PORT  second STUN port for NAT type detection (default\n"
+	"                        PORT+1; 0: none)\n"
 	"common:\n"
 	"  -v, --verbose  more diagnostics    -q, --quiet  errors only\n"
 	"  -h, --help     this text           -V, --version\n"
 	"see p2pcall(1) for events, exit statuses and the protocol\n";
 
 enum {
-	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_PER_IP, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
+	OPT_SERVE = 256, OPT_CONFIG, OPT_LISTEN, OPT_MAX_CLIENTS, OPT_MAX_PER_IP, OPT_STUN_ALT_PORT, OPT_KEEPALIVE, OPT_RING_TIMEOUT, OPT_REGISTER_TIMEOUT,
 	OPT_JSON, OPT_AUTO_ANSWER, OPT_ONCE, OPT_DURATION, OPT_RELAY, OPT_STUN, OPT_ON_CALL, OPT_TURN,
 	OPT_INPUT, OPT_OUTPUT, OPT_INPUT_DEVICE, OPT_OUTPUT_DEVICE, OPT_LIST_DEVICES,
 	OPT_FRAME_MS, OPT_BITRATE, OPT_NO_AUDIO,
@@ -89,6 +91,7 @@ static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+	{ "stun-alt-port", required_argument, NULL, OPT_STUN_ALT_PORT },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "ring-timeout", required_argument, NULL, OPT_RING_TIMEOUT },
 	{ "register-timeout", required_argument, NULL, OPT_REGISTER_TIMEOUT },
@@ -262,6 +265,13 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			const char *name = opt == OPT_MAX_CLIENTS ? "--max-clients" : "--max-per-ip";
 			rc = whole_number(name, optarg, 1, 1000000, &v, err, n);
 			*(opt == OPT_MAX_CLIENTS ? &c->max_clients : &c->max_per_ip) = (unsigned)v;
+			server_opt = true;
+			break;
+		}
+		case OPT_STUN_ALT_PORT: {
+			long v = 0;
+			rc = whole_number("--stun-alt-port", optarg, 0, 65535, &v, err, n);
+			c->stun_alt_port = v ? (int)v : -1;
 			server_opt = true;
 			break;
 		}

@@ -68,6 +68,7 @@ static int run(const struct cli *cli)
 			.require_keys = cli->require_keys,
 			.closed = cli->closed,
 			.bindings_path = cli->bindings,
+			.stun_alt_port = cli->stun_alt_port,
 		};
 		return server_run(&o);
 	}

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,7 @@ struct ice_agent {
 	struct txn txn[MAX_TXN];
 
 	enum ice_state state;
+	bool hold; /* ice_hold(): not failed while a pair may still appear */
 	uint64_t start_us;
 	uint64_t next_pace_us;
 	int nominating; /* pair with a nomination in flight, or -1 */
@@ -352,6 +354,16 @@ int ice_probe_remote(struct ice_agent *a, uint64_t now_us, const struct ice_cand
 		a->pairs[p].state = PAIR_WAITING;
 		a->pairs[p].rebind = true;
 		start_txn(a, p, TXN_CHECK, now_us);
+	} else if (a->state == ICE_STATE_CHECKING && a->pairs[p].state != PAIR_SUCCEEDED &&
+		   !a->pairs[p].no_local) {
+		/* A path just opened towards it (birthday probing): check now
+		 * rather than after the backed-off retransmission of an older
+		 * check that went nowhere. */
+		for (size_t i = 0; i < MAX_TXN; i++)
+			if (a->txn[i].used && !a->txn[i].done && a->txn[i].pair == p &&
+			    a->txn[i].kind == TXN_CHECK)
+				retire(a, &a->txn[i], now_us);
+		start_txn(a, p, TXN_CHECK, now_us);
 	}
 	return 0;
 }
@@ -537,19 +549,66 @@ static void enqueue_triggered(struct ice_agent *a, int p)
 	a->trig[a->n_trig++] = p;
 }
 
+/* USERNAME must be "ourufrag:theirufrag" (theirs checked when known),
+ * MESSAGE-INTEGRITY keyed with our password. */
+static bool credentials_ok(const struct ice_agent *a, const struct stun_msg *m, const uint8_t *buf)
+{
+	size_t lu = strlen(a->lufrag);
+	return m->username && m->username_len > lu && memcmp(m->username, a->lufrag, lu) == 0 &&
+	       m->username[lu] == ':' &&
+	       (!a->have_remote ||
+		(m->username_len - lu - 1 == strlen(a->rufrag) &&
+		 memcmp(m->username + lu + 1, a->rufrag, m->username_len - lu - 1) == 0)) &&
+	       stun_verify_integrity(m, buf, (const uint8_t *)a->lpwd, strlen(a->lpwd)) == 0;
+}
+
+bool ice_authentic_request(const struct ice_agent *a, const uint8_t *buf, size_t len)
+{
+	struct stun_msg m;
+	return a && buf && stun_is_message(buf, len) && stun_parse(buf, len, &m) == 0 &&
+	       m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_REQUEST && credentials_ok(a, &m, buf);
+}
+
+bool ice_authentic_response(const struct ice_agent *a, const uint8_t *buf, size_t len)
+{
+	struct stun_msg m;
+	return a && buf && a->have_remote && stun_is_message(buf, len) && stun_parse(buf, len, &m) == 0 &&
+	       m.method == STUN_METHOD_BINDING && m.cls == STUN_CLASS_SUCCESS &&
+	       stun_verify_integrity(&m, buf, (const uint8_t *)a->rpwd, strlen(a->rpwd)) == 0;
+}
+
+ssize_t ice_build_probe(struct ice_agent *a, uint8_t *buf, size_t cap)
+{
+	char user[2 * MAX_UFRAG + 2];
+	uint8_t txid[STUN_TXID_LEN];
+	if (!a || !buf || !a->have_remote)
+		return -EINVAL;
+	rnd(a, txid, sizeof(txid));
+	snprintf(user, sizeof(user), "%s:%s", a->rufrag, a->lufrag);
+	struct stun_binding_opts o = {
+		.username = user,
+		.key = (const uint8_t *)a->rpwd,
+		.keylen = strlen(a->rpwd),
+		.priority = ice_priority(ICE_CAND_PRFLX, 65535, 1),
+		.ice_controlling = a->role == ICE_CONTROLLING,
+		.ice_controlled = a->role == ICE_CONTROLLED,
+		.tiebreaker = a->tiebreaker,
+	};
+	ssize_t n = stun_build_binding_request(buf, cap, txid, &o);
+	return n < 0 ? -ENOSPC : n;
+}
+
+void ice_hold(struct ice_agent *a, bool on)
+{
+	if (a)
+		a->hold = on;
+}
+
 static void handle_request(struct ice_agent *a, uint64_t now,
 			   const struct sockaddr *from, const uint8_t *buf,
 			   const struct stun_msg *m)
 {
-	/* USERNAME must be "ourufrag:theirufrag" (theirs checked when
-	 * known), MESSAGE-INTEGRITY keyed with our password. */
-	size_t lu = strlen(a->lufrag);
-	if (!m->username || m->username_len <= lu ||
-	    memcmp(m->username, a->lufrag, lu) != 0 || m->username[lu] != ':' ||
-	    (a->have_remote &&
-	     (m->username_len - lu - 1 != strlen(a->rufrag) ||
-	      memcmp(m->username + lu + 1, a->rufrag, m->username_len - lu - 1) != 0)) ||
-	    stun_verify_integrity(m, buf, (const uint8_t *)a->lpwd, strlen(a->lpwd)) != 0) {
+	if (!credentials_ok(a, m, buf)) {
 		a->stats.dropped_bad_credentials++;
 		return;
 	}
@@ -786,7 +845,7 @@ static void check_failure(struct ice_agent *a, uint64_t now)
 		emit(a, ICE_EVENT_FAILED, "timeout");
 		return;
 	}
-	if (a->n_remote == 0 || a->n_trig)
+	if (a->n_remote == 0 || a->n_trig || a->hold)
 		return;
 	for (size_t i = 0; i < a->n_remote; i++)
 		if (a->pairs[i].state != PAIR_FAILED)

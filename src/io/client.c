@@ -15,6 +15,7 @@
 #include "p2pcall/log.h"
 #include "p2pcall/media.h"
 #include "p2pcall/mediacrypt.h"
+#include "p2pcall/natdetect.h"
 #include "p2pcall/netaddr.h"
 #include "p2pcall/oncall.h"
 #include "p2pcall/path.h"
@@ -113,6 +114,9 @@ struct client {
 	const char *via;          /* "direct", "relay", or NULL before connected */
 	bool orphaned;            /* the server forgot the call; the path carries it */
 	struct oncall *oncall;    /* --on-call CMD */
+	/* hard NATs: our NAT's mapping (natdetect.h) and the peer's nat= */
+	struct natdetect *natd;
+	char remote_nat[8];
 
 	/* --turn: our allocation, and the peers whose packets came through it
 	 * (answered, and sent to, the same way: from the relayed address) */
@@ -259,6 +263,8 @@ static void add_media_fields(struct client *cl, struct sig_writer *w)
 	}
 	for (size_t i = 0; i < cl->n_local; i++)
 		sig_writer_add(w, "cand", cl->local_cands[i]);
+	if (natdetect_name(natdetect_get(cl->natd)))
+		sig_writer_add(w, "nat", natdetect_name(natdetect_get(cl->natd)));
 }
 
 /* A progress line only a person at a terminal sees (the lines of pipes
@@ -324,6 +330,15 @@ static void end_call(struct client *cl, const char *reason, int status)
 		finish(cl, status);
 }
 
+/* How the path in use was found (events' "method"): the direct path's
+ * own (host, srflx, prflx, birthday), or relay. */
+static const char *path_method_of(const struct client *cl)
+{
+	if (!cl->via || strcmp(cl->via, "relay") == 0 || cl->path_via_turn)
+		return cl->via ? "relay" : NULL;
+	return cl->path ? path_method(cl->path) : NULL;
+}
+
 /* The call is up: PATH is "direct" or "relay", or NULL for a peer that
  * offered no media credentials (a plain signalling client). */
 static void connected(struct client *cl, const char *path, const char *remote)
@@ -339,7 +354,7 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	stdin_watch(cl, false);
 	/* A direct path through our TURN allocation is a relayed one. */
 	ev_connected(cl->peer, cl->path_via_turn && path && !strcmp(path, "direct") ? "relay" : path, remote,
-		     since_s(cl->call_start_us) * 1000, since_s(cl->answer_seen_us) * 1000);
+		     since_s(cl->call_start_us) * 1000, since_s(cl->answer_seen_us) * 1000, path_method_of(cl));
 	cl->have_stats = false;
 	if (cl->tui)
 		event_active(cl->ui_timer, EV_TIMEOUT, 0);
@@ -429,6 +444,8 @@ static bool is_turn_peer(const struct client *cl, const struct sockaddr *a)
 static void send_to_peer(void *ctx, const struct sockaddr *dest, const uint8_t *buf, size_t len)
 {
 	struct client *cl = ctx;
+	if (cl->path && path_send_routed(cl->path, dest, buf, len))
+		return; /* through the birthday socket the path opened */
 	if (cl->turn && is_turn_peer(cl, dest)) {
 		if (turn_io_send(cl->turn, dest, buf, len) < 0)
 			log_debug("TURN: cannot send to the peer");
@@ -582,7 +599,7 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 		} else if (strcmp(cl->via, "relay") == 0) {
 			/* The hole opened after all: leave the relay. */
 			cl->via = "direct";
-			ev_path("direct", addr);
+			ev_path("direct", addr, path_method_of(cl));
 			struct timeval tv = { 0, RESTUN_INTERVAL_MS * 1000 };
 			event_add(cl->restun_timer, &tv);
 		}
@@ -590,7 +607,7 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 	case PATH_CHANGED:
 		log_info("the peer's address changed to %s (NAT rebinding); following it", addr);
 		if (cl->via && strcmp(cl->via, "direct") == 0)
-			ev_path("direct", addr);
+			ev_path("direct", addr, path_method_of(cl));
 		break;
 	case PATH_FAILED:
 	case PATH_LOST:
@@ -601,7 +618,7 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 				cl->via = NULL; /* connected() below reports the relay */
 				if (cl->relay_heard_peer) {
 					cl->via = "relay";
-					ev_path("relay", cl->server_str);
+					ev_path("relay", cl->server_str, "relay");
 				}
 			}
 			maybe_use_relay(cl);
@@ -616,10 +633,21 @@ static void on_path(void *ctx, enum path_event ev, const struct sockaddr *remote
 	}
 }
 
+static void udp_input(struct client *cl, struct sockaddr_storage *from, uint8_t *buf, size_t n);
+
+/* The peer's datagram on a socket of the path's own (birthday). */
+static void path_input(void *ctx, const struct sockaddr *from, uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, from, netaddr_len(from));
+	udp_input(ctx, &ss, buf, len);
+}
+
 /* (Re)creates this call's path with our credentials and candidates. */
 static int make_path(struct client *cl)
 {
-	static const struct path_cbs cbs = { .event = on_path, .send = send_to_peer };
+	static const struct path_cbs cbs = { .event = on_path, .send = send_to_peer, .input = path_input };
 	path_free(cl->path);
 	cl->path = NULL;
 	struct path_config pc = { .controlling = cl->controlling, .local_ufrag = cl->ufrag, .local_pwd = cl->pwd };
@@ -686,6 +714,8 @@ static void store_offer(struct client *cl, const struct sig_msg *m)
 	const char *ufrag = sig_msg_get(m, "ufrag"), *pwd = sig_msg_get(m, "pwd"), *cand;
 	snprintf(cl->remote_ufrag, sizeof(cl->remote_ufrag), "%s", ufrag ? ufrag : "");
 	snprintf(cl->remote_pwd, sizeof(cl->remote_pwd), "%s", pwd ? pwd : "");
+	const char *nat = sig_msg_get(m, "nat");
+	snprintf(cl->remote_nat, sizeof(cl->remote_nat), "%s", nat && strlen(nat) < 8 ? nat : "");
 	size_t pos = 0;
 	cl->n_remote = 0;
 	while ((cand = sig_msg_next(m, "cand", &pos)) && cl->n_remote < MAX_CANDS)
@@ -737,6 +767,9 @@ static void start_path(struct client *cl, const char *relay_tok)
 		end_call(cl, "network", EXIT_NETWORK);
 		return;
 	}
+	/* Exactly one symmetric NAT: birthday probing (path.h). */
+	if (path_birthday(cl->path, natdetect_get(cl->natd) == NATDETECT_EDM, !strcmp(cl->remote_nat, "edm")) < 0)
+		log_warn("cannot start birthday probing");
 	tui_progress(cl, "connecting to %s: trying %zu direct address%s%s", cl->peer, cl->n_remote,
 		     cl->n_remote == 1 ? "" : "es",
 		     cl->cli->relay == RELAY_AUTO ? ", then the relay" : " (no relay: --relay never)");
@@ -747,7 +780,7 @@ static void answer(struct client *cl)
 	/* Our public address must be in the ACCEPT: without it, a peer
 	 * behind a NAT has nothing to punch towards. STUN settles within
 	 * a few seconds at worst (answer or give up). */
-	if (!cl->stun_done || (cl->turn && !cl->turn_settled)) {
+	if (!cl->stun_done || (cl->turn && !cl->turn_settled) || !natdetect_done(cl->natd)) {
 		cl->answer_pending = true;
 		return;
 	}
@@ -808,7 +841,7 @@ static void place_call(struct client *cl)
 /* Registered and STUN settled: tell the user, then call if asked to. */
 static void maybe_ready(struct client *cl)
 {
-	bool settled = cl->stun_done && (!cl->turn || cl->turn_settled);
+	bool settled = cl->stun_done && (!cl->turn || cl->turn_settled) && natdetect_done(cl->natd);
 	if (settled && cl->answer_pending)
 		answer(cl);
 	if (cl->sstate != S_READY || !settled || cl->announced)
@@ -1655,6 +1688,8 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
 		hang_up(cl);
 }
 
+static void on_natdetect(void *ctx, enum natdetect_result r) { maybe_ready(ctx); }
+
 int client_run(const struct cli *cli)
 {
 	struct client cl = { .cli = cli, .udp = -1, .status = EXIT_ERROR, .backoff_ms = BACKOFF_MIN_MS };
@@ -1750,9 +1785,13 @@ int client_run(const struct cli *cli)
 	if (cl.tui && cl.stdin_ev)
 		event_add(cl.stdin_ev, NULL);
 
+	/* Our NAT's mapping, for birthday probing; detection ends in 1 s. */
+	if (natdetect_new(&cl.natd, cl.base, (struct sockaddr *)&cl.stun, on_natdetect, &cl) < 0)
+		log_debug("no NAT mapping detection");
 	connect_server(&cl);
 	event_base_dispatch(cl.base);
 out:
+	natdetect_free(cl.natd);
 	tui_stop();
 	media_free(cl.media);
 	callsec_free(cl.sec);

@@ -120,7 +120,8 @@ void ev_secured(const char *peer, const char *sas, const char *peer_key, const c
 	emit(&w);
 }
 
-void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms)
+void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms,
+		  const char *method)
 {
 	if (!as_json)
 		return say("connected to %s (%s%s%s) after %.0f ms%s%s%s", peer, remote,
@@ -134,12 +135,13 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	jsonw_str(&w, "remote", remote);
 	jsonw_num(&w, "setup_ms", setup_ms, 1);
 	jsonw_num(&w, "path_ms", path_ms, 1);
+	jsonw_str(&w, "method", method);
 	jsonw_bool(&w, "encrypted", call_sas[0] != '\0');
 	jsonw_str(&w, "sas", call_sas[0] ? call_sas : NULL);
 	emit(&w);
 }
 
-void ev_path(const char *path, const char *remote)
+void ev_path(const char *path, const char *remote, const char *method)
 {
 	if (!as_json)
 		return say("now %s (%s)", path, remote);
@@ -147,6 +149,7 @@ void ev_path(const char *path, const char *remote)
 	begin(&w, "path");
 	jsonw_str(&w, "path", path);
 	jsonw_str(&w, "remote", remote);
+	jsonw_str(&w, "method", method);
 	emit(&w);
 }
 

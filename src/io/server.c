@@ -56,6 +56,10 @@ struct server {
 	unsigned max_clients, max_per_ip, nconns;
 	struct strmap *per_ip; /* IP text -> struct ip_count */
 	uint64_t refused_full, refused_ip;
+	/* --stun-alt-port: a second STUN port, so clients can tell whether
+	 * their NAT maps per destination (doc/protocol.md) */
+	evutil_socket_t alt;
+	struct event *alt_ev;
 };
 
 struct ip_count {
@@ -422,6 +426,60 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The alternate STUN port: Binding requests only (no relay). */
+static void on_stun_alt(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	for (int i = 0; i < 64; i++) {
+		uint8_t in[1500], out[1500];
+		struct sockaddr_storage from, mapped;
+		socklen_t fromlen = sizeof(from), mappedlen;
+		ssize_t n = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		mapped = from;
+		mappedlen = fromlen;
+		netaddr_unmap(&mapped, &mappedlen);
+		ssize_t r = stun_responder_handle(in, (size_t)n, (struct sockaddr *)&mapped, mappedlen, out,
+						  sizeof(out), "p2pcall/" P2PCALL_VERSION);
+		if (r > 0 && sendto(fd, out, (size_t)r, 0, (struct sockaddr *)&from, fromlen) == r)
+			srv->stun_answered++;
+		else
+			srv->stun_dropped++;
+	}
+}
+
+/* Opens the alternate STUN port next to the main UDP socket. Without
+ * SO_REUSEADDR: it must neither share a port nor block a later server
+ * that binds this one. A port in use only costs the NAT type detection. */
+static void open_stun_alt(struct server *srv, int want)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	getsockname(srv->udp, (struct sockaddr *)&ss, &len);
+	unsigned port = want > 0 ? (unsigned)want : netaddr_port((struct sockaddr *)&ss) + 1u;
+	if (want < 0 || port > 65535)
+		return;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), zero = 0;
+	if (fd >= 0 && ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    !(srv->alt_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_stun_alt, srv))) {
+		log_warn("no alternate STUN port %u (%s): clients cannot tell their NAT's mapping", port,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	srv->alt = fd;
+	event_add(srv->alt_ev, NULL);
+	log_info("alternate STUN port %u", port);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -475,7 +533,7 @@ int server_run(const struct server_opts *opts)
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int rc, tcp = -1, udp = -1, status = 1;
-	struct server srv = { .udp = -1, .armed = UINT64_MAX };
+	struct server srv = { .udp = -1, .armed = UINT64_MAX, .alt = -1 };
 	list_init(&srv.conns);
 
 	if (sodium_init() < 0) { /* before any of its randomness */
@@ -573,6 +631,7 @@ int server_run(const struct server_opts *opts)
 	if (!srv.udp_ev || !srv.timer || !srv.accept_pause || !srv.sigint || !srv.sigterm)
 		goto out;
 	event_add(srv.udp_ev, NULL);
+	open_stun_alt(&srv, opts->stun_alt_port);
 	event_add(srv.sigint, NULL);
 	event_add(srv.sigterm, NULL);
 
@@ -638,6 +697,10 @@ out:
 		event_free(srv.sigterm);
 	if (udp >= 0)
 		close(udp);
+	if (srv.alt_ev)
+		event_free(srv.alt_ev);
+	if (srv.alt >= 0)
+		close(srv.alt);
 	if (srv.base)
 		event_base_free(srv.base);
 	return status;

@@ -23,10 +23,10 @@ static const struct {
 	{ "incoming", { "peer", "call" } },
 	{ "ringing", { "peer" } },
 	{ "secured", { "peer", "sas", "peer_key", "key" } },
-	{ "connected", { "peer", "path", "remote", "setup_ms", "path_ms", "encrypted", "sas" } },
+	{ "connected", { "peer", "path", "remote", "setup_ms", "path_ms", "method", "encrypted", "sas" } },
 	{ "ended", { "peer", "reason", "duration_s", "status" } },
 	{ "stats", { "rtt_ms", "loss_pct", "jitter_ms", "jb_ms", "concealed_pct", "kbps_out", "kbps_in", "bad_packets" } },
-	{ "path", { "path", "remote" } },
+	{ "path", { "path", "remote", "method" } },
 	{ "disconnected", { "reason", "retry_in_s" } },
 	{ "error", { "message" } },
 };

@@ -9,24 +9,24 @@
 #include "p2pcall/ice.h"
 
 #define MAX_HOSTS 8
-#define MAX_MAPS 64
-#define MAX_PEERS 32
 
 struct mapping {
 	struct sockaddr_storage dst; /* SYMMETRIC: the one destination */
+	uint16_t lport;              /* the host's local port */
 	uint16_t port;               /* public port */
-	struct sockaddr_storage peers[MAX_PEERS]; /* destinations contacted */
-	size_t n_peers;
+	struct sockaddr_storage *peers; /* destinations contacted */
+	size_t n_peers, cap_peers;
 };
 
 struct host {
 	struct sockaddr_storage addr;
 	enum simnat_type nat;
 	struct in_addr pub;
-	struct mapping maps[MAX_MAPS];
-	size_t n_maps;
+	struct mapping *maps;
+	size_t n_maps, cap_maps;
 	bool blackhole;
 	simnet_recv_cb cb;
+	simnet_recv_port_cb port_cb;
 	void *ctx;
 };
 
@@ -48,14 +48,15 @@ struct simnet {
 	void *tap_ctx;
 	unsigned loss_pct;
 	uint64_t loss_rng;
+	uint64_t port_rng;
 	struct simnet_counters c;
 };
 
 const char *simnat_type_name(enum simnat_type t)
 {
 	static const char *names[] = { "none", "full-cone", "restricted",
-				       "port-restricted", "symmetric" };
-	return (unsigned)t <= SIMNAT_SYMMETRIC ? names[t] : "?";
+				       "port-restricted", "symmetric", "symmetric-random" };
+	return (unsigned)t <= SIMNAT_SYMMETRIC_RANDOM ? names[t] : "?";
 }
 
 int simnet_new(struct simnet **out, uint64_t delay_us)
@@ -65,14 +66,18 @@ int simnet_new(struct simnet **out, uint64_t delay_us)
 		return -1;
 	n->delay = delay_us;
 	n->next_port = 40000;
+	n->port_rng = 0x9E3779B97F4A7C15ull;
 	*out = n;
 	return 0;
 }
 
 void simnet_free(struct simnet *n)
 {
-	if (n)
+	if (n) {
 		free(n->q);
+		for (int i = 0; i < n->n_hosts; i++)
+			simnet_rebind(n, i), free(n->hosts[i].maps);
+	}
 	free(n);
 }
 
@@ -135,36 +140,79 @@ static void public_addr(const struct host *h, const struct mapping *m,
 	sin->sin_port = htons(m->port);
 }
 
-static struct mapping *find_map(struct host *h, const struct sockaddr *dst)
+static bool edm(const struct host *h)
+{
+	return h->nat == SIMNAT_SYMMETRIC || h->nat == SIMNAT_SYMMETRIC_RANDOM;
+}
+
+static struct mapping *find_map(struct host *h, uint16_t lport, const struct sockaddr *dst)
 {
 	for (size_t i = 0; i < h->n_maps; i++) {
 		struct mapping *m = &h->maps[i];
-		if (h->nat != SIMNAT_SYMMETRIC ||
-		    ice_addr_equal((const struct sockaddr *)&m->dst, dst))
+		if (m->lport == lport &&
+		    (!edm(h) || ice_addr_equal((const struct sockaddr *)&m->dst, dst)))
 			return m;
 	}
 	return NULL;
 }
 
+static bool port_in_use(const struct host *h, uint16_t port)
+{
+	for (size_t i = 0; i < h->n_maps; i++)
+		if (h->maps[i].port == port)
+			return true;
+	return false;
+}
+
+/* SYMMETRIC_RANDOM: a free port of 1024..65535 (as `snat random`). */
+static uint16_t random_port(struct simnet *n, const struct host *h)
+{
+	for (;;) {
+		uint64_t z = (n->port_rng += 0x9E3779B97F4A7C15ull);
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+		z ^= z >> 31;
+		uint16_t port = (uint16_t)(1024 + z % (65536 - 1024));
+		if (!port_in_use(h, port))
+			return port;
+	}
+}
+
 /* Outbound translation: the mapping used (created on demand), with dst
  * remembered for filtering. */
-static struct mapping *outbound(struct simnet *n, struct host *h, const struct sockaddr *dst)
+static struct mapping *outbound(struct simnet *n, struct host *h, uint16_t lport,
+				const struct sockaddr *dst)
 {
-	struct mapping *m = find_map(h, dst);
+	struct mapping *m = find_map(h, lport, dst);
 	if (!m) {
-		if (h->n_maps >= MAX_MAPS)
-			abort();
+		if (h->n_maps == h->cap_maps) {
+			h->cap_maps = h->cap_maps ? 2 * h->cap_maps : 16;
+			h->maps = realloc(h->maps, h->cap_maps * sizeof(*h->maps));
+			if (!h->maps)
+				abort();
+		}
 		m = &h->maps[h->n_maps++];
 		memset(m, 0, sizeof(*m));
 		copy_sa(&m->dst, dst);
-		m->port = n->next_port++;
+		m->lport = lport;
+		m->port = h->nat == SIMNAT_SYMMETRIC_RANDOM ? random_port(n, h) : n->next_port++;
 	}
 	for (size_t i = 0; i < m->n_peers; i++)
 		if (ice_addr_equal((const struct sockaddr *)&m->peers[i], dst))
 			return m;
-	if (m->n_peers < MAX_PEERS)
-		copy_sa(&m->peers[m->n_peers++], dst);
+	if (m->n_peers == m->cap_peers) {
+		m->cap_peers = m->cap_peers ? 2 * m->cap_peers : 8;
+		m->peers = realloc(m->peers, m->cap_peers * sizeof(*m->peers));
+		if (!m->peers)
+			abort();
+	}
+	copy_sa(&m->peers[m->n_peers++], dst);
 	return m;
+}
+
+static uint16_t host_port(const struct host *h)
+{
+	return ntohs(((const struct sockaddr_in *)&h->addr)->sin_port);
 }
 
 void simnet_stun_query(struct simnet *n, int hi, const struct sockaddr *server,
@@ -175,7 +223,7 @@ void simnet_stun_query(struct simnet *n, int hi, const struct sockaddr *server,
 		*out = h->addr;
 		return;
 	}
-	public_addr(h, outbound(n, h, server), out);
+	public_addr(h, outbound(n, h, host_port(h), server), out);
 }
 
 bool simnet_mapping(const struct simnet *n, int hi, const struct sockaddr *dst,
@@ -186,7 +234,7 @@ bool simnet_mapping(const struct simnet *n, int hi, const struct sockaddr *dst,
 		*out = h->addr;
 		return true;
 	}
-	struct mapping *m = find_map(h, dst);
+	struct mapping *m = find_map(h, host_port(h), dst);
 	if (!m)
 		return false;
 	public_addr(h, m, out);
@@ -232,6 +280,12 @@ static void enqueue(struct simnet *n, uint64_t now, const struct sockaddr *src,
 void simnet_send(struct simnet *n, int hi, uint64_t now, const struct sockaddr *dst,
 		 const uint8_t *buf, size_t len)
 {
+	simnet_send_from(n, hi, host_port(&n->hosts[hi]), now, dst, buf, len);
+}
+
+void simnet_send_from(struct simnet *n, int hi, uint16_t lport, uint64_t now,
+		      const struct sockaddr *dst, const uint8_t *buf, size_t len)
+{
 	struct host *h = &n->hosts[hi];
 	struct sockaddr_storage src;
 
@@ -247,7 +301,7 @@ void simnet_send(struct simnet *n, int hi, uint64_t now, const struct sockaddr *
 			n->c.unroutable++;
 			return;
 		}
-		public_addr(h, outbound(n, h, dst), &src);
+		public_addr(h, outbound(n, h, lport, dst), &src);
 	}
 	if (n->tap)
 		n->tap(n->tap_ctx, now, hi, (const struct sockaddr *)&src, dst, buf, len);
@@ -288,15 +342,17 @@ static bool filter_ok(const struct host *h, const struct mapping *m,
 	return h->nat == SIMNAT_FULL_CONE;
 }
 
-/* Which host receives a packet to dst, or -1. */
-static int route(struct simnet *n, const struct packet *p)
+/* Which host receives a packet to dst, or -1; *lport: at which local port. */
+static int route(struct simnet *n, const struct packet *p, uint16_t *lport)
 {
 	const struct sockaddr *dst = (const struct sockaddr *)&p->dst;
 	for (int i = 0; i < n->n_hosts; i++) {
 		struct host *h = &n->hosts[i];
 		if (h->nat == SIMNAT_NONE) {
-			if (ice_addr_equal(dst, (const struct sockaddr *)&h->addr))
+			if (ice_addr_equal(dst, (const struct sockaddr *)&h->addr)) {
+				*lport = host_port(h);
 				return i;
+			}
 			continue;
 		}
 		const struct sockaddr_in *d = (const struct sockaddr_in *)dst;
@@ -309,6 +365,7 @@ static int route(struct simnet *n, const struct packet *p)
 				n->c.filtered++;
 				return -2;
 			}
+			*lport = h->maps[k].lport;
 			return i;
 		}
 		n->c.filtered++;
@@ -324,7 +381,8 @@ void simnet_run(struct simnet *n, uint64_t now)
 		struct packet p = n->q[0];
 		n->n_q--;
 		memmove(&n->q[0], &n->q[1], n->n_q * sizeof(*n->q));
-		int h = route(n, &p);
+		uint16_t lport = 0;
+		int h = route(n, &p, &lport);
 		if (h < 0)
 			continue;
 		if (n->hosts[h].blackhole) {
@@ -332,19 +390,35 @@ void simnet_run(struct simnet *n, uint64_t now)
 			continue;
 		}
 		n->c.delivered++;
-		n->hosts[h].cb(n->hosts[h].ctx, p.at, (const struct sockaddr *)&p.src,
-			       p.buf, p.len);
+		if (n->hosts[h].port_cb)
+			n->hosts[h].port_cb(n->hosts[h].ctx, p.at, lport, (const struct sockaddr *)&p.src,
+					    p.buf, p.len);
+		else
+			n->hosts[h].cb(n->hosts[h].ctx, p.at, (const struct sockaddr *)&p.src,
+				       p.buf, p.len);
 	}
 }
 
 void simnet_rebind(struct simnet *n, int h)
 {
+	for (size_t i = 0; i < n->hosts[h].n_maps; i++)
+		free(n->hosts[h].maps[i].peers);
 	n->hosts[h].n_maps = 0;
 }
 
 void simnet_blackhole(struct simnet *n, int h, bool on)
 {
 	n->hosts[h].blackhole = on;
+}
+
+void simnet_set_port_cb(struct simnet *n, int h, simnet_recv_port_cb cb)
+{
+	n->hosts[h].port_cb = cb;
+}
+
+void simnet_set_port_seed(struct simnet *n, uint64_t seed)
+{
+	n->port_rng = seed;
 }
 
 void simnet_set_loss(struct simnet *n, unsigned pct, uint64_t seed)

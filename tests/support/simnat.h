@@ -8,6 +8,12 @@
  *   RESTRICTED        endpoint-independent    address-dependent
  *   PORT_RESTRICTED   endpoint-independent    address and port-dependent
  *   SYMMETRIC         address+port-dependent  address and port-dependent
+ *   SYMMETRIC_RANDOM  as SYMMETRIC, with a random public port for every
+ *                     new mapping (Linux `snat random`): unpredictable
+ *
+ * A host may also send from other local ports (simnet_send_from): each
+ * (local port[, destination]) gets its own mapping, and a host with a
+ * port callback learns at which local port a packet arrived.
  *
  * Each NAT has its own private network: a host address behind one NAT is
  * unreachable from anywhere else. Packets take delay_us to arrive; they
@@ -27,6 +33,7 @@ enum simnat_type {
 	SIMNAT_RESTRICTED,
 	SIMNAT_PORT_RESTRICTED,
 	SIMNAT_SYMMETRIC,
+	SIMNAT_SYMMETRIC_RANDOM,
 };
 
 const char *simnat_type_name(enum simnat_type t);
@@ -36,6 +43,9 @@ struct simnet;
 /* Delivery of a packet to host h (from is as seen by h, after NATs). */
 typedef void (*simnet_recv_cb)(void *ctx, uint64_t now, const struct sockaddr *from,
 			       const uint8_t *buf, size_t len);
+/* As simnet_recv_cb, with the host's local port the packet arrived at. */
+typedef void (*simnet_recv_port_cb)(void *ctx, uint64_t now, uint16_t local_port,
+				    const struct sockaddr *from, const uint8_t *buf, size_t len);
 /* Sees every packet that leaves a host (after its NAT): src, dst. */
 typedef void (*simnet_tap_cb)(void *ctx, uint64_t now, int h, const struct sockaddr *src,
 			      const struct sockaddr *dst, const uint8_t *buf, size_t len);
@@ -65,6 +75,16 @@ bool simnet_mapping(const struct simnet *n, int h, const struct sockaddr *dst,
 /* Sends from host h to dst at now (through h's NAT). */
 void simnet_send(struct simnet *n, int h, uint64_t now, const struct sockaddr *dst,
 		 const uint8_t *buf, size_t len);
+
+/* As simnet_send, from another local port of host h. */
+void simnet_send_from(struct simnet *n, int h, uint16_t local_port, uint64_t now,
+		      const struct sockaddr *dst, const uint8_t *buf, size_t len);
+
+/* Delivers h's packets through cb (with the local port) instead. */
+void simnet_set_port_cb(struct simnet *n, int h, simnet_recv_port_cb cb);
+
+/* Seeds the SYMMETRIC_RANDOM port choice (reproducible). */
+void simnet_set_port_seed(struct simnet *n, uint64_t seed);
 
 /* Puts a packet with any (spoofed) source on the wire outside any NAT. */
 void simnet_inject(struct simnet *n, uint64_t now, const struct sockaddr *src,

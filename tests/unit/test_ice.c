@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "p2pcall/birthday.h"
 #include "p2pcall/ice.h"
 #include "p2pcall/stun.h"
 #include "simnat.h"
@@ -91,6 +92,10 @@ struct peer {
 	uint64_t t_selected, t_failed, t_consent_lost, t_remote_changed;
 	const char *fail_reason;
 	struct ice_cand sel_local, sel_remote;
+	/* birthday: sends to route_peer leave from local port route_port */
+	uint16_t route_port;
+	struct sockaddr_storage route_peer;
+	bool lenient; /* probes' answers are not the agent's: no assert */
 };
 
 struct world {
@@ -119,6 +124,10 @@ static void peer_send(void *ctx, const struct sockaddr *dest, socklen_t len,
 {
 	struct peer *p = ctx;
 	ck_assert_uint_eq(len, ice_addr_len(dest));
+	if (p->route_port && ice_addr_equal(dest, (const struct sockaddr *)&p->route_peer)) {
+		simnet_send_from(p->w->net, p->host, p->route_port, p->w->now, dest, buf, n);
+		return;
+	}
 	simnet_send(p->w->net, p->host, p->w->now, dest, buf, n);
 }
 
@@ -154,7 +163,8 @@ static void peer_recv(void *ctx, uint64_t now, const struct sockaddr *from,
 {
 	struct peer *p = ctx;
 	ck_assert(now == p->w->now);
-	ck_assert(ice_handle_packet(p->agent, now, from, buf, len));
+	bool mine = ice_handle_packet(p->agent, now, from, buf, len);
+	ck_assert(mine || p->lenient);
 }
 
 static void tap(void *ctx, uint64_t now, int h, const struct sockaddr *src,
@@ -887,6 +897,175 @@ START_TEST(test_api_edges)
 }
 END_TEST
 
+/* ---- birthday probing (core/birthday.c) with the agents ---- */
+
+#define K_BASE 20000
+
+/* b's sockets: the main one (6000) goes to the agent; an extra one
+ * (K_BASE + i) only once an authentic check came through it, which then
+ * routes everything to that peer through it. */
+static void b_port_recv(void *ctx, uint64_t now, uint16_t lport, const struct sockaddr *from,
+			const uint8_t *buf, size_t len)
+{
+	struct peer *p = ctx;
+	if (lport >= K_BASE) {
+		bool routed = p->route_port == lport &&
+			      ice_addr_equal(from, (const struct sockaddr *)&p->route_peer);
+		if (!routed) {
+			if (p->route_port || !ice_authentic_request(p->agent, buf, len))
+				return;
+			p->route_port = lport;
+			memset(&p->route_peer, 0, sizeof(p->route_peer));
+			memcpy(&p->route_peer, from, ice_addr_len(from));
+		}
+	}
+	ice_handle_packet(p->agent, now, from, buf, len);
+}
+
+static bool both_selected(struct world *w)
+{
+	return w->a.n_selected && w->b.n_selected;
+}
+
+/* Symmetric (random ports) against a port-restricted cone: the normal
+ * checks cannot open a pair; birthday probing with authenticated probes
+ * does, while the held agents wait for it, and both agree on the pair. */
+START_TEST(test_birthday_opens_symmetric_vs_port)
+{
+	struct world_opts o = { .nat_a = SIMNAT_PORT_RESTRICTED, .nat_b = SIMNAT_SYMMETRIC_RANDOM,
+				.delay = 20 * MS };
+	struct world w;
+	world_init(&w, &o);
+	simnet_set_port_seed(w.net, (uint64_t)_i + 5);
+	simnet_set_port_cb(w.net, w.b.host, b_port_recv);
+	w.a.lenient = true;
+	start_both(&w, &o);
+	ice_hold(w.a.agent, true);
+	ice_hold(w.b.agent, true);
+	struct sockaddr_storage a_pub, b_pub;
+	simnet_stun_query(w.net, w.a.host, (struct sockaddr *)&stun_server, &a_pub);
+	simnet_stun_query(w.net, w.b.host, (struct sockaddr *)&stun_server, &b_pub);
+	struct birthday *pa, *sb;
+	struct birthday_config ca = { .role = BIRTHDAY_PROBE, .seed = (uint64_t)_i + 1 };
+	struct birthday_config cb = { .role = BIRTHDAY_SPRAY, .sockets = 256 };
+	ck_assert_int_eq(birthday_new(&pa, &ca, w.now), 0);
+	ck_assert_int_eq(birthday_new(&sb, &cb, w.now), 0);
+	uint64_t start = w.now;
+	for (int guard = 0; guard < 1000000 && !both_selected(&w); guard++) {
+		struct birthday_probe out[512];
+		uint8_t pkt[256];
+		size_t n = birthday_poll(sb, w.now, out, 512);
+		for (size_t i = 0; i < n; i++) {
+			ssize_t len = ice_build_probe(w.b.agent, pkt, sizeof(pkt));
+			ck_assert_int_gt(len, 0);
+			simnet_send_from(w.net, w.b.host, (uint16_t)(K_BASE + out[i].socket), w.now,
+					 (struct sockaddr *)&a_pub, pkt, (size_t)len);
+		}
+		n = birthday_poll(pa, w.now, out, 512);
+		for (size_t i = 0; i < n; i++) {
+			struct sockaddr_storage to = b_pub;
+			((struct sockaddr_in *)&to)->sin_port = htons(out[i].port);
+			ssize_t len = ice_build_probe(w.a.agent, pkt, sizeof(pkt));
+			ck_assert_int_gt(len, 0);
+			simnet_send(w.net, w.a.host, w.now, (struct sockaddr *)&to, pkt, (size_t)len);
+		}
+		uint64_t t = min3(ice_next_deadline(w.a.agent), ice_next_deadline(w.b.agent), simnet_next(w.net));
+		t = min3(t, birthday_next_deadline(pa), birthday_next_deadline(sb));
+		ck_assert_uint_ne(t, UINT64_MAX);
+		if (t > w.now)
+			w.now = t;
+		simnet_run(w.net, w.now);
+		if (ice_next_deadline(w.a.agent) <= w.now)
+			ice_tick(w.a.agent, w.now);
+		if (ice_next_deadline(w.b.agent) <= w.now)
+			ice_tick(w.b.agent, w.now);
+	}
+	ck_assert_msg(both_selected(&w), "no pair (a failed %d, b failed %d)", w.a.n_failed, w.b.n_failed);
+	ck_assert_int_eq(w.a.n_failed + w.b.n_failed, 0);
+	/* a's remote: b's NAT mapping of an extra socket, one a probed. */
+	ck_assert_int_eq(w.a.sel_remote.type, ICE_CAND_PRFLX);
+	uint16_t port = ntohs(((struct sockaddr_in *)&w.a.sel_remote.addr)->sin_port);
+	ck_assert(birthday_probed(pa, port));
+	ck_assert_uint_ge(w.b.route_port, K_BASE);
+	ck_assert(ice_addr_equal((struct sockaddr *)&w.b.sel_remote.addr, (struct sockaddr *)&a_pub));
+	ck_assert_uint_lt(w.now - start, 4 * SEC);
+	birthday_done(pa);
+	birthday_done(sb);
+	ice_hold(w.a.agent, false);
+	ice_hold(w.b.agent, false);
+	/* The pair carries consent from then on (over the routed socket). */
+	ck_assert_int_eq(ice_get_state(w.a.agent), ICE_STATE_CONNECTED);
+	ck_assert_int_eq(ice_get_state(w.b.agent), ICE_STATE_CONNECTED);
+	run_until(&w, w.now + 40 * SEC, NULL);
+	ck_assert_int_eq(w.a.n_consent_lost + w.b.n_consent_lost, 0);
+	ck_assert_int_eq(w.a.n_remote_changed + w.b.n_remote_changed, 0);
+	ck_assert_uint_ge(ice_get_stats(w.b.agent)->consent_sent, 6);
+	birthday_free(pa);
+	birthday_free(sb);
+	world_free(&w);
+}
+END_TEST
+
+/* A hold keeps a failed-looking agent checking until the check timeout,
+ * or until released. */
+START_TEST(test_hold_defers_failure)
+{
+	struct world_opts o = { .nat_a = SIMNAT_PORT_RESTRICTED, .nat_b = SIMNAT_SYMMETRIC };
+	struct world w;
+	world_init(&w, &o);
+	start_both(&w, &o);
+	uint64_t start = w.now;
+	ice_hold(w.a.agent, true);
+	ice_hold(w.b.agent, true);
+	run_until(&w, start + 8 * SEC, NULL);
+	ck_assert_int_eq(w.a.n_failed + w.b.n_failed, 0);
+	ck_assert_int_eq(ice_get_state(w.a.agent), ICE_STATE_CHECKING);
+	/* Released: fails at the next tick, for the real reason. */
+	ice_hold(w.a.agent, false);
+	ice_tick(w.a.agent, w.now);
+	ck_assert_int_eq(w.a.n_failed, 1);
+	ck_assert_str_eq(w.a.fail_reason, "all-pairs-failed");
+	/* Still held: the check timeout ends it (10 s). */
+	run_until(&w, start + 11 * SEC, NULL);
+	ck_assert_int_eq(w.b.n_failed, 1);
+	ck_assert_str_eq(w.b.fail_reason, "timeout");
+	world_free(&w);
+}
+END_TEST
+
+/* Only the peer's credentials make a request authentic; probes are
+ * authentic requests that the agent does not track. */
+START_TEST(test_authentic_request_and_probe)
+{
+	struct world_opts o = { .nat_a = SIMNAT_NONE, .nat_b = SIMNAT_NONE };
+	struct world w;
+	world_init(&w, &o);
+	uint8_t pkt[256];
+	ssize_t n = ice_build_probe(w.a.agent, pkt, sizeof(pkt));
+	ck_assert_int_gt(n, 0);
+	ck_assert(ice_authentic_request(w.b.agent, pkt, (size_t)n));
+	ck_assert(!ice_authentic_request(w.a.agent, pkt, (size_t)n)); /* a's own */
+	pkt[n - 1] ^= 1; /* fingerprint/integrity broken */
+	ck_assert(!ice_authentic_request(w.b.agent, pkt, (size_t)n));
+	ck_assert(!ice_authentic_request(w.b.agent, pkt, 10));
+	ck_assert_int_eq(ice_build_probe(w.a.agent, pkt, 20), -ENOSPC);
+	/* A stranger with other credentials. */
+	struct ice_agent *x;
+	struct ice_config c = { .role = ICE_CONTROLLING, .local_ufrag = "ufragA", .local_pwd = "wrong",
+				.remote_ufrag = "ufragB", .remote_pwd = "guess", .send_cb = peer_send };
+	ck_assert_int_eq(ice_new(&x, &c), 0);
+	n = ice_build_probe(x, pkt, sizeof(pkt));
+	ck_assert(!ice_authentic_request(w.b.agent, pkt, (size_t)n));
+	ice_free(x);
+	/* No remote credentials yet: no probe. */
+	c.remote_ufrag = c.remote_pwd = NULL;
+	ck_assert_int_eq(ice_new(&x, &c), 0);
+	ck_assert_int_eq(ice_build_probe(x, pkt, sizeof(pkt)), -EINVAL);
+	ice_free(x);
+	world_free(&w);
+}
+END_TEST
+
 Suite *ice_suite(void);
 Suite *ice_suite(void)
 {
@@ -912,6 +1091,9 @@ Suite *ice_suite(void)
 	tcase_add_test(tc, test_keepalive_timing);
 	tcase_add_test(tc, test_rebinding);
 	tcase_add_test(tc, test_rebinding_signalled);
+	tcase_add_loop_test(tc, test_birthday_opens_symmetric_vs_port, 0, 5);
+	tcase_add_test(tc, test_hold_defers_failure);
+	tcase_add_test(tc, test_authentic_request_and_probe);
 	suite_add_tcase(s, tc);
 	return s;
 }
