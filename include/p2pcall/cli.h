@@ -51,6 +51,8 @@ struct cli {
 	const char *input_dev, *output_dev;   /* NULL: the default devices */
 	unsigned frame_ms;         /* 0: default (20) */
 	int bitrate;               /* 0: default (24000) */
+	int min_bitrate;           /* 0: default (12000, or bitrate if lower) */
+	int aec, ns, agc;          /* voice processing: 0 default, 1 --aec..., -1 --no-aec... */
 };
 
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that

@@ -1340,7 +1340,8 @@ static int open_media(struct client *cl)
 	static const struct media_cbs cbs = { media_send, media_event };
 	const struct cli *c = cl->cli;
 	struct media_cfg mc = { .input_file = c->input, .output_file = c->output, .input_dev = c->input_dev,
-				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate };
+				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate,
+				.min_bitrate = c->min_bitrate, .aec = c->aec, .ns = c->ns, .agc = c->agc };
 	char err[1024];
 	if (media_open(&cl->media, cl->base, &mc, &cbs, cl, err, sizeof(err)) < 0) {
 		ev_error("%s", err);
