@@ -423,7 +423,10 @@ static void on_play_timer(evutil_socket_t fd, short what, void *arg)
 	if (now > m->play_next_us + MAX_BEHIND_US)
 		m->play_next_us = now;
 	while (m->running && m->play_next_us <= now) {
-		size_t n = play_one(m, now);
+		/* Asked at its scheduled time, as a sound card would: a timer
+		 * that fires late must not look like a buffer that shrank
+		 * (the jitter buffer would stretch to and fro). */
+		size_t n = play_one(m, m->play_next_us);
 		m->play_next_us += (uint64_t)n * 1000000 / AUDIO_FILE_RATE;
 	}
 	if (m->running) /* a failed write may have ended the call */
