@@ -15,6 +15,7 @@
 #include "p2pcall/jbuf.h"
 #include "p2pcall/opus_codec.h"
 #include "p2pcall/playout.h"
+#include "dsp_signals.h"
 
 #define FRAME 960
 #define SECONDS 12
@@ -34,8 +35,12 @@ struct run {
 static uint8_t pkt[NPKT][400];
 static int pkt_len[NPKT];
 
-static void encode_tone(void)
+/* speech false: the tone; true: synthetic speech (dsp_signals.h). */
+static void encode(bool speech)
 {
+	static double x[NPKT * FRAME];
+	if (speech)
+		dsp_speech(x, NPKT * FRAME, 11, -20);
 	struct opus_codec_enc *enc;
 	struct opus_codec_enc_cfg c;
 	opus_codec_enc_cfg_default(&c);
@@ -45,7 +50,8 @@ static void encode_tone(void)
 	int16_t pcm[FRAME];
 	for (int k = 0; k < NPKT; k++) {
 		for (int i = 0; i < FRAME; i++)
-			pcm[i] = (int16_t)lrint(8000 * sin(2 * M_PI * 440 * (double)(k * FRAME + i) / 48000));
+			pcm[i] = (int16_t)lrint(speech ? x[k * FRAME + i]
+						: 8000 * sin(2 * M_PI * 440 * (double)(k * FRAME + i) / 48000));
 		pkt_len[k] = opus_codec_encode(enc, pcm, FRAME, pkt[k], sizeof(pkt[k]));
 		ck_assert_int_gt(pkt_len[k], 0);
 	}
@@ -134,7 +140,7 @@ static void run(bool spike, struct run *r)
 
 START_TEST(spike_is_stretched_away)
 {
-	encode_tone();
+	encode(false);
 	struct run clean, sp;
 	run(false, &clean);
 	run(true, &sp);
@@ -157,12 +163,33 @@ START_TEST(spike_is_stretched_away)
 }
 END_TEST
 
+/* The same with speech: pauses let the delay go quicker, and stretching
+ * inside syllables must not click either. */
+START_TEST(spike_in_speech)
+{
+	encode(true);
+	struct run clean, sp;
+	run(false, &clean);
+	run(true, &sp);
+	fprintf(stderr, "playout: speech: clean max step %d; spike: max step %d, delay %.0f ms before, "
+		"%.0f peak, back after %.2f s, shrunk %llu ms grown %llu ms in %llu stretches\n",
+		clean.max_jump, sp.max_jump, sp.delay_before_ms, sp.peak_ms, sp.settle_s,
+		(unsigned long long)sp.shrunk_ms, (unsigned long long)sp.grown_ms,
+		(unsigned long long)sp.stretches);
+	ck_assert_msg(sp.peak_ms >= SPIKE_MS - 50, "the spike did not show: %.0f ms", sp.peak_ms);
+	ck_assert_msg(sp.settle_s >= 0 && sp.settle_s <= 6.0, "settled after %.2f s", sp.settle_s);
+	ck_assert_msg(sp.max_jump <= clean.max_jump * 3 / 2, "step %d against %d clean", sp.max_jump,
+		      clean.max_jump);
+}
+END_TEST
+
 Suite *playout_suite(void)
 {
 	Suite *s = suite_create("playout");
 	TCase *c = tcase_create("core");
 	tcase_set_timeout(c, 30);
 	tcase_add_test(c, spike_is_stretched_away);
+	tcase_add_test(c, spike_in_speech);
 	suite_add_tcase(s, c);
 	return s;
 }
