@@ -61,6 +61,8 @@ struct cli {
 	const char *identity_file;     /* NULL: the default place */
 	const char *known_peers_file;  /* NULL: the default place */
 	bool trust_new_key, insecure, vbr;
+	int min_bitrate;           /* 0: default (12000, or bitrate if lower) */
+	int aec, ns, agc;          /* voice processing: 0 default, 1 --aec..., -1 --no-aec... */
 };
 
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that

@@ -36,10 +36,11 @@
  *     (120 samples, the granularity of Opus PLC) and at most one frame.
  *     urgent = true once the wish has lasted patience_ms or D is more than
  *     three frames off target;
- *   - the caller applies it, fully or in part, where the audio is quiet
- *     (low energy, PLC, comfort noise) or when urgent: to shrink it drops
- *     that many decoded samples, to grow it inserts that many (PLC or
- *     silence); then it reports what it did with jbuf_adjusted(). Because
+ *   - the caller applies it, fully or in part, where it cannot be heard:
+ *     p2pcall's playout (playout.h) time-stretches the decoded audio by
+ *     whole pitch periods (tstretch.h), in speech where a period is clear,
+ *     anywhere in quiet, concealed or comfort-noise frames or when urgent;
+ *     then it reports what it did with jbuf_adjusted(). Because
  *     D is measured from the time of each jbuf_get(), the change shows in
  *     D by itself: dropping audio makes the next jbuf_get() come sooner;
  *   - the buffer applies the wish itself on DTX results (silence by

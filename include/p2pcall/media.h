@@ -15,6 +15,12 @@
  * output clock: the playback ring's level for the device, a real-time
  * timer for a WAV file.
  *
+ * Adaptation. The encoder follows the peer's receiver reports
+ * (rate_ctl.h): its bitrate between min_bitrate and bitrate, its in-band
+ * FEC tuned to the reported loss. The jitter buffer's delay changes are
+ * made by time-stretching the decoded audio (playout.h). The microphone
+ * goes through voice_dsp (AEC/NS/AGC) before the encoder.
+ *
  * The end of a file. When --input FILE has been sent, an RTCP BYE tells
  * the peer; the engine reports MEDIA_EV_DONE (the client hangs up) once
  * the peer's stream has ended too (its BYE arrived and was played out) or
@@ -35,6 +41,7 @@ struct media;
 #define MEDIA_DEFAULT_BITRATE  24000
 #define MEDIA_MIN_BITRATE      6000
 #define MEDIA_MAX_BITRATE      510000
+#define MEDIA_DEFAULT_MIN_BITRATE 12000
 #define MEDIA_DONE_TAIL_MS     2000
 
 struct media_cfg {
@@ -43,7 +50,17 @@ struct media_cfg {
 	const char *input_dev;    /* NULL/"": default; digits: index; else name part */
 	const char *output_dev;
 	unsigned frame_ms;        /* 10, 20, 40 or 60; 0: default */
-	int bitrate;              /* bits/s; 0: default */
+	int bitrate;              /* bits/s, the ceiling of adaptation; 0: default */
+	int min_bitrate;          /* its floor; 0: 12000 (or bitrate if lower) */
+	bool cbr;                 /* constant bitrate (encrypted calls, RFC 6562):
+				     adaptation moves it in coarse held steps only */
+	/* Voice processing of the microphone (voice_dsp.h): echo
+	 * cancellation, noise suppression, automatic gain. 0: the default,
+	 * on for the capture device and off for --input FILE (AEC also needs
+	 * the playback device: its reference is what the speaker plays);
+	 * > 0 on (AEC with --output FILE takes what is written there as the
+	 * reference); < 0 off. */
+	int aec, ns, agc;
 };
 
 enum media_event {
@@ -68,6 +85,8 @@ struct media_stats {
 	double concealed_pct;     /* played frames that were PLC or FEC */
 	double kbps_out, kbps_in; /* RTP+RTCP bits on the wire (UDP payload) */
 	uint64_t bad_packets;     /* garbage, wrong SSRC/PT, undecodable */
+	double target_kbps;       /* the encoder's bitrate now (adapts to the path) */
+	double fec_loss_pct;      /* the loss its in-band FEC is tuned for now */
 };
 
 /* Opens the input and output (files or devices) and the codec. Returns 0

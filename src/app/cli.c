@@ -41,7 +41,12 @@ const char cli_usage[] =
 	"  --output-device DEV   playback device: an index or part of a name\n"
 	"  --list-devices        list the sound devices and exit\n"
 	"  --frame-ms MS         Opus frame duration: 10, 20 (default), 40 or 60\n"
-	"  --bitrate BPS         Opus bitrate in bit/s (default 24000, 6000..510000)\n"
+	"  --bitrate BPS         Opus bitrate in bit/s (default 24000, 6000..510000);\n"
+	"                        the encoder steps down from it on loss or delay\n"
+	"  --min-bitrate BPS     lowest it adapts to (default 12000)\n"
+	"  --no-aec, --no-ns, --no-agc   microphone without echo cancellation, noise\n"
+	"                        suppression or automatic gain (all on by default)\n"
+	"  --aec, --ns, --agc    the same for --input FILE (off by default for a file)\n"
 	"  --no-audio            no audio at all: signalling and media path only\n"
 	"security options (client; calls are end-to-end encrypted by default):\n"
 	"  --identity FILE       our identity key (default ~/.config/p2pcall/identity;\n"
@@ -83,6 +88,7 @@ enum {
 	OPT_BINDINGS, OPT_REQUIRE_KEYS, OPT_CLOSED, OPT_MAX_LINE, OPT_LINE_TIMEOUT, OPT_REGISTER_RATE,
 	OPT_INVITE_RATE, OPT_RELAY_KBPS, OPT_STUN_RATE,
 	OPT_IDENTITY, OPT_KNOWN_PEERS, OPT_TRUST_NEW_KEY, OPT_INSECURE, OPT_VBR,
+	OPT_MIN_BITRATE, OPT_AEC, OPT_NO_AEC, OPT_NS, OPT_NO_NS, OPT_AGC, OPT_NO_AGC,
 };
 
 static const struct option options[] = {
@@ -125,6 +131,13 @@ static const struct option options[] = {
 	{ "trust-new-key", no_argument, NULL, OPT_TRUST_NEW_KEY },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "vbr", no_argument, NULL, OPT_VBR },
+	{ "min-bitrate", required_argument, NULL, OPT_MIN_BITRATE },
+	{ "aec", no_argument, NULL, OPT_AEC },
+	{ "no-aec", no_argument, NULL, OPT_NO_AEC },
+	{ "ns", no_argument, NULL, OPT_NS },
+	{ "no-ns", no_argument, NULL, OPT_NO_NS },
+	{ "agc", no_argument, NULL, OPT_AGC },
+	{ "no-agc", no_argument, NULL, OPT_NO_AGC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -236,6 +249,18 @@ static int audio_option(int opt, const char *arg, struct cli *c, char *err, size
 			return -EINVAL;
 		c->bitrate = (int)v;
 		return 0;
+	case OPT_MIN_BITRATE:
+		if (whole_number("--min-bitrate", arg, 6000, 510000, &v, err, n) < 0)
+			return -EINVAL;
+		c->min_bitrate = (int)v;
+		return 0;
+	/* The last of --x / --no-x wins. */
+	case OPT_AEC: c->aec = 1; return 0;
+	case OPT_NO_AEC: c->aec = -1; return 0;
+	case OPT_NS: c->ns = 1; return 0;
+	case OPT_NO_NS: c->ns = -1; return 0;
+	case OPT_AGC: c->agc = 1; return 0;
+	case OPT_NO_AGC: c->agc = -1; return 0;
 	}
 	return fail(err, n, "internal: option %d", opt);
 }
@@ -330,6 +355,8 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 			break;
 		case OPT_INPUT: case OPT_OUTPUT: case OPT_INPUT_DEVICE: case OPT_OUTPUT_DEVICE:
 		case OPT_LIST_DEVICES: case OPT_FRAME_MS: case OPT_BITRATE: case OPT_NO_AUDIO:
+		case OPT_MIN_BITRATE: case OPT_AEC: case OPT_NO_AEC: case OPT_NS: case OPT_NO_NS:
+		case OPT_AGC: case OPT_NO_AGC:
 			rc = audio_option(opt, optarg, c, err, n);
 			client_opt = true;
 			break;
@@ -365,8 +392,11 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		return 0;
 	}
 	if (c->no_audio && (c->input || c->output || c->input_dev || c->output_dev || c->frame_ms ||
-			    c->bitrate))
+			    c->bitrate || c->min_bitrate || c->aec || c->ns || c->agc))
 		return fail(err, n, "--no-audio cannot be combined with other audio options");
+	if (c->min_bitrate && c->min_bitrate > (c->bitrate ? c->bitrate : 24000))
+		return fail(err, n, "--min-bitrate %d is above the bitrate (%d): lower it or raise --bitrate",
+			    c->min_bitrate, c->bitrate ? c->bitrate : 24000);
 	if (server_opt)
 		return fail(err, n, "--listen, --config, --keepalive, --ring-timeout, --register-timeout, "
 			    "--max-clients, --max-per-ip and the other server options need --serve");

@@ -1536,6 +1536,7 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	struct media_stats st;
 	media_interval_stats(cl->media, &st);
+	st.bad_packets += cl->refused + callsec_refused(cl->sec); /* forged or replayed */
 	ev_stats(&st);
 	cl->last_stats = st;
 	cl->have_stats = true;
@@ -1548,7 +1549,11 @@ static int open_media(struct client *cl)
 	static const struct media_cbs cbs = { media_send, media_event };
 	const struct cli *c = cl->cli;
 	struct media_cfg mc = { .input_file = c->input, .output_file = c->output, .input_dev = c->input_dev,
-				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate };
+				.output_dev = c->output_dev, .frame_ms = c->frame_ms, .bitrate = c->bitrate,
+				.min_bitrate = c->min_bitrate, .aec = c->aec, .ns = c->ns, .agc = c->agc,
+				/* Calls are encrypted; variable bitrate would let packet
+				 * sizes give words away (RFC 6562). */
+				.cbr = !c->vbr };
 	char err[1024];
 	if (media_open(&cl->media, cl->base, &mc, &cbs, cl, err, sizeof(err)) < 0) {
 		ev_error("%s", err);

@@ -162,6 +162,8 @@ static void media_fields(struct jsonw *w, const struct media_stats *st)
 	jsonw_num(w, "concealed_pct", st->concealed_pct, 1);
 	jsonw_num(w, "kbps_out", st->kbps_out, 1);
 	jsonw_num(w, "kbps_in", st->kbps_in, 1);
+	jsonw_num(w, "target_kbps", st->target_kbps, 1);
+	jsonw_num(w, "fec_loss_pct", st->fec_loss_pct, 1);
 	jsonw_int(w, "bad_packets", (long long)st->bad_packets);
 }
 

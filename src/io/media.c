@@ -6,9 +6,12 @@
 #include "p2pcall/jbuf.h"
 #include "p2pcall/log.h"
 #include "p2pcall/opus_codec.h"
+#include "p2pcall/playout.h"
+#include "p2pcall/rate_ctl.h"
 #include "p2pcall/rtcp.h"
 #include "p2pcall/rtp.h"
 #include "p2pcall/rxstats.h"
+#include "p2pcall/voice_dsp.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -34,7 +37,9 @@ struct media {
 	char *in_path, *out_path;
 	unsigned frame_ms;
 	size_t frame_samples;
-	int bitrate;
+	int bitrate, min_bitrate;
+	bool cbr;
+	int init_loss_pct;
 
 	struct audio_file_reader *reader;
 	bool reader_used;
@@ -45,6 +50,11 @@ struct media {
 	struct opus_codec_enc *enc;
 	struct opus_codec_dec *dec;
 	struct jbuf *jb;
+	struct voice_dsp *dsp;          /* NULL: no voice processing */
+	bool dsp_aec;
+	uint64_t dev_underrun_samples;  /* seen so far, to feed the AEC zeros */
+	struct rate_ctl rc;
+	int cur_bitrate;                /* what the encoder runs at */
 	struct event *send_timer, *play_timer, *dev_timer, *rtcp_timer, *done_ev;
 	bool running, listening;
 	uint64_t start_us;
@@ -83,7 +93,8 @@ struct media {
 	bool muted;
 	struct media_levels levels;
 
-	int16_t pcm[OPUS_CODEC_MAX_SAMPLES];
+	int16_t pcm[PLAYOUT_MAX_SAMPLES];
+	int16_t dsp_out[OPUS_CODEC_MAX_SAMPLES];
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -129,6 +140,10 @@ static void send_frame(struct media *m, const int16_t *pcm)
 	static const int16_t silence[OPUS_CODEC_MAX_SAMPLES];
 	uint8_t opus[OPUS_CODEC_MAX_PACKET], pkt[RTP_HDR_LEN + OPUS_CODEC_MAX_PACKET];
 	measure(pcm, m->frame_samples, &m->levels.mic_peak, &m->levels.mic_rms);
+	/* Processed even while muted, so that the echo canceller and the
+	 * noise estimate keep up with the room. */
+	if (m->dsp && voice_dsp_capture(m->dsp, pcm, m->dsp_out) == 0)
+		pcm = m->dsp_out;
 	if (m->muted)
 		pcm = silence;
 	int n = opus_codec_encode(m->enc, pcm, m->frame_samples, opus, sizeof(opus));
@@ -246,6 +261,19 @@ static void rx_reset(struct media *m)
 	jbuf_reset(m->jb);
 }
 
+static void apply_rate(struct media *m)
+{
+	struct rate_ctl_out t;
+	rate_ctl_target(&m->rc, &t);
+	if (t.fec_loss_pct != m->loss_pct && opus_codec_enc_set_loss_pct(m->enc, t.fec_loss_pct) == 0)
+		m->loss_pct = t.fec_loss_pct;
+	if (t.bitrate != m->cur_bitrate && opus_codec_enc_set_bitrate(m->enc, t.bitrate) == 0) {
+		log_debug("media: bitrate %d -> %d bit/s (FEC for %d %% loss)", m->cur_bitrate,
+			  t.bitrate, m->loss_pct);
+		m->cur_bitrate = t.bitrate;
+	}
+}
+
 static void on_rtcp(struct media *m, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct rtcp_info info;
@@ -265,16 +293,16 @@ static void on_rtcp(struct media *m, const uint8_t *pkt, size_t len, uint64_t no
 		if (rb->ssrc != m->ssrc)
 			continue;
 		uint64_t rtt;
+		double rtt_ms = NAN;
 		if (rtcp_rtt_us(rtcp_ntp_mid(rtcp_ntp_from_us(now)), rb->lsr, rb->dlsr, &rtt) == 0) {
-			m->rtt_ms = (double)rtt / 1000.0;
+			m->rtt_ms = rtt_ms = (double)rtt / 1000.0;
 			m->rtt_sum += m->rtt_ms;
 			m->rtt_n++;
 		}
-		/* Tune FEC to the loss the peer sees, rounded up so that a
-		 * little loss still buys some protection. */
-		int pct = (rb->fraction_lost * 100 + 255) / 256;
-		if (pct != m->loss_pct && opus_codec_enc_set_loss_pct(m->enc, pct) == 0)
-			m->loss_pct = pct;
+		/* The encoder follows the path: FEC tuned to the loss the
+		 * peer sees, the bitrate down on loss or a growing RTT. */
+		rate_ctl_report(&m->rc, now, rb->fraction_lost / 256.0, rtt_ms);
+		apply_rate(m);
 	}
 	if (info.has_bye && m->have_peer && info.bye_ssrc == m->peer_ssrc && !m->peer_bye) {
 		m->peer_bye = true;
@@ -318,58 +346,14 @@ void media_input(struct media *m, const uint8_t *pkt, size_t len)
 
 /* --- playout --- */
 
-static double energy(const int16_t *pcm, size_t n)
-{
-	double e = 0;
-	for (size_t i = 0; i < n; i++)
-		e += (double)pcm[i] * pcm[i];
-	return n ? e / (double)n : 0;
-}
-
-/* Decodes what the jitter buffer gives into m->pcm; returns the sample
- * count (0: nothing to play yet). */
-static size_t decode(struct media *m, const struct jbuf_out *o, bool *concealed)
-{
-	size_t want = o->samples ? o->samples : m->frame_samples;
-	if (want > OPUS_CODEC_MAX_SAMPLES)
-		want = OPUS_CODEC_MAX_SAMPLES;
-	int n = -1;
-	*concealed = false;
-	switch (o->kind) {
-	case JBUF_FRAME:
-		n = opus_codec_decode(m->dec, o->data, o->len, m->pcm, OPUS_CODEC_MAX_SAMPLES);
-		if (n < 0)
-			m->bad++; /* truncated or corrupt: conceal instead */
-		break;
-	case JBUF_FEC:
-		n = opus_codec_decode_fec(m->dec, o->data, o->len, m->pcm, want);
-		*concealed = true;
-		break;
-	case JBUF_CONCEAL:
-		*concealed = true;
-		break;
-	case JBUF_DTX:
-		break;
-	case JBUF_SILENCE:
-		memset(m->pcm, 0, want * sizeof(int16_t));
-		return want;
-	}
-	if (n < 0) {
-		n = opus_codec_conceal(m->dec, m->pcm, want - want % 120);
-		if (n < 0) {
-			memset(m->pcm, 0, want * sizeof(int16_t));
-			n = (int)want;
-		}
-		if (o->kind == JBUF_FRAME)
-			*concealed = true;
-	}
-	return (size_t)n;
-}
-
 static void output(struct media *m, const int16_t *pcm, size_t n)
 {
 	measure(pcm, n, &m->levels.peer_peak, &m->levels.peer_rms);
 	if (m->writer) {
+		/* The file's real-time clock is the "speaker" then: all it
+		 * plays, silence included, is the reference. */
+		if (m->dsp_aec)
+			voice_dsp_playback(m->dsp, pcm, n);
 		if (!m->out_started || m->peer_ended || m->writer_failed)
 			return;
 		char err[256];
@@ -379,44 +363,47 @@ static void output(struct media *m, const int16_t *pcm, size_t n)
 		}
 		return;
 	}
-	if (m->dev)
-		audio_dev_write(m->dev, pcm, n);
+	if (m->dev) {
+		size_t k = audio_dev_write(m->dev, pcm, n);
+		if (m->dsp_aec)
+			voice_dsp_playback(m->dsp, pcm, k);
+	}
 }
 
-/* Plays the next piece of the peer's stream; returns its sample count. */
+/* The speaker played silence for underruns since we last looked: the same
+ * silence goes into the echo canceller's reference, or every later sample
+ * would pair with the wrong microphone sample. */
+static void feed_underruns(struct media *m)
+{
+	static const int16_t zeros[VOICE_DSP_BLOCK];
+	struct audio_dev_stats ds;
+	audio_dev_get_stats(m->dev, &ds);
+	uint64_t k = ds.underrun_samples - m->dev_underrun_samples;
+	m->dev_underrun_samples = ds.underrun_samples;
+	if (k > (uint64_t)VOICE_DSP_MAX_AHEAD_MS * VOICE_DSP_RATE / 1000)
+		k = (uint64_t)VOICE_DSP_MAX_AHEAD_MS * VOICE_DSP_RATE / 1000;
+	while (k > 0) {
+		size_t c = k < VOICE_DSP_BLOCK ? (size_t)k : VOICE_DSP_BLOCK;
+		voice_dsp_playback(m->dsp, zeros, c);
+		k -= c;
+	}
+}
+
+/* Plays the next piece of the peer's stream; returns its sample count.
+ * The jitter buffer's delay changes are made by time-stretching (see
+ * playout.h); no lengthening once the peer said BYE. */
 static size_t play_one(struct media *m, uint64_t now)
 {
-	struct jbuf_out o;
-	bool concealed;
-	jbuf_get(m->jb, now, &o);
-	size_t n = decode(m, &o, &concealed);
-	if (o.kind != JBUF_SILENCE && !m->peer_ended) {
+	struct playout_res r;
+	size_t n = playout_next(m->jb, m->dec, m->frame_samples, now,
+				m->out_started && !m->peer_bye, m->pcm, &r);
+	m->bad += r.bad;
+	if (r.kind != JBUF_SILENCE && !m->peer_ended) {
 		m->out_started = true;
 		m->frames++;
-		m->concealed += concealed;
-		/* Shrink the delay on a frame nobody will miss: a concealed
-		 * or quiet one (less quiet once the wish is urgent). Never a
-		 * loud one: after a late start the buffer holds the first
-		 * words, and speech pauses come soon enough; the buffer
-		 * itself drops beyond its ceiling. */
-		double quiet = o.urgent ? 1000.0 : 200.0;
-		if (o.adjust < 0 && (concealed || energy(m->pcm, n) < quiet * quiet)) {
-			jbuf_adjusted(m->jb, -(int32_t)n);
-			jbuf_get(m->jb, now, &o);
-			n = decode(m, &o, &concealed);
-		}
+		m->concealed += r.concealed;
 	}
 	output(m, m->pcm, n);
-	/* Grow after a quiet frame: repeat the concealment. */
-	if (o.adjust > 0 && m->out_started && !m->peer_bye &&
-	    (concealed || o.kind == JBUF_SILENCE || o.urgent)) {
-		size_t k = opus_codec_conceal(m->dec, m->pcm, m->frame_samples) < 0 ? 0 : m->frame_samples;
-		if (k) {
-			jbuf_adjusted(m->jb, (int32_t)k);
-			output(m, m->pcm, k);
-			n += k;
-		}
-	}
 	if (m->peer_bye && !m->peer_ended) {
 		struct jbuf_stats st;
 		jbuf_get_stats(m->jb, &st);
@@ -436,7 +423,10 @@ static void on_play_timer(evutil_socket_t fd, short what, void *arg)
 	if (now > m->play_next_us + MAX_BEHIND_US)
 		m->play_next_us = now;
 	while (m->running && m->play_next_us <= now) {
-		size_t n = play_one(m, now);
+		/* Asked at its scheduled time, as a sound card would: a timer
+		 * that fires late must not look like a buffer that shrank
+		 * (the jitter buffer would stretch to and fro). */
+		size_t n = play_one(m, m->play_next_us);
 		m->play_next_us += (uint64_t)n * 1000000 / AUDIO_FILE_RATE;
 	}
 	if (m->running) /* a failed write may have ended the call */
@@ -458,8 +448,11 @@ static void on_dev_timer(evutil_socket_t fd, short what, void *arg)
 	if (!m->out_path) {
 		size_t want = m->frame_samples * 2 > 1920 ? m->frame_samples * 2 : 1920;
 		uint64_t now = clock_now_us();
-		for (int i = 0; i < 16 && m->running && audio_dev_playback_queued(m->dev) < want; i++)
+		for (int i = 0; i < 16 && m->running && audio_dev_playback_queued(m->dev) < want; i++) {
+			if (m->dsp_aec)
+				feed_underruns(m);
 			play_one(m, now);
+		}
 	}
 	if (!m->running)
 		return;
@@ -524,6 +517,11 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 	if (rate < MEDIA_MIN_BITRATE || rate > MEDIA_MAX_BITRATE)
 		return fail(err, errlen, "bitrate %d: use %d..%d bit/s", rate, MEDIA_MIN_BITRATE,
 			    MEDIA_MAX_BITRATE), -EINVAL;
+	int floor = cfg->min_bitrate ? cfg->min_bitrate
+		    : rate < MEDIA_DEFAULT_MIN_BITRATE ? rate : MEDIA_DEFAULT_MIN_BITRATE;
+	if (floor < MEDIA_MIN_BITRATE || floor > rate)
+		return fail(err, errlen, "minimum bitrate %d: use %d..%d bit/s (the --bitrate)",
+			    floor, MEDIA_MIN_BITRATE, rate), -EINVAL;
 	struct media *m = calloc(1, sizeof(*m));
 	if (!m)
 		return fail(err, errlen, "out of memory"), -ENOMEM;
@@ -532,7 +530,9 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 	m->ctx = ctx;
 	m->frame_ms = fms;
 	m->frame_samples = (size_t)fms * 48;
-	m->bitrate = rate;
+	m->bitrate = m->cur_bitrate = rate;
+	m->min_bitrate = floor;
+	m->cbr = cfg->cbr;
 	m->rtt_ms = NAN;
 	char why[512];
 	int rc = -ENOMEM;
@@ -569,12 +569,28 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 	opus_codec_enc_cfg_default(&ec);
 	ec.frame_ms = fms;
 	ec.bitrate = rate;
-	m->loss_pct = ec.loss_pct;
+	ec.vbr = !cfg->cbr;
+	m->loss_pct = m->init_loss_pct = ec.loss_pct;
 	if ((rc = opus_codec_enc_new(&m->enc, &ec, why, sizeof(why))) < 0 ||
 	    (rc = opus_codec_dec_new(&m->dec, why, sizeof(why))) < 0) {
 		fail(err, errlen, "Opus: %s", why);
 		goto out;
 	}
+	/* Voice processing: on for a microphone, off for a file unless
+	 * asked; the echo canceller needs the speaker's signal as its
+	 * reference (or, asked for, what goes to --output FILE). */
+	bool cap_dev = !m->in_path, play_dev = !m->out_path;
+	struct voice_dsp_cfg vc;
+	voice_dsp_cfg_default(&vc);
+	vc.frame_samples = m->frame_samples;
+	vc.aec = cfg->aec > 0 || (cfg->aec == 0 && cap_dev && play_dev);
+	vc.ns = cfg->ns > 0 || (cfg->ns == 0 && cap_dev);
+	vc.agc = cfg->agc > 0 || (cfg->agc == 0 && cap_dev);
+	if ((vc.aec || vc.ns || vc.agc) && (rc = voice_dsp_new(&m->dsp, &vc)) < 0) {
+		fail(err, errlen, "voice processing: %s", strerror(-rc));
+		goto out;
+	}
+	m->dsp_aec = vc.aec;
 	struct jbuf_config jc;
 	jbuf_config_default(&jc);
 	jc.frame_ms = fms;
@@ -648,6 +664,17 @@ int media_start(struct media *m, char *err, size_t errlen)
 	m->rtt_sum = m->jb_sum = 0;
 	m->rtt_n = m->jb_n = 0;
 	m->start_us = m->iv_us = now;
+	/* Each call starts from the ceiling; what the last path taught
+	 * says nothing about this one. */
+	struct rate_ctl_cfg rcc = { .min_bps = m->min_bitrate, .max_bps = m->bitrate, .cbr = m->cbr };
+	rate_ctl_init(&m->rc, &rcc, m->init_loss_pct, now);
+	apply_rate(m);
+	voice_dsp_reset(m->dsp);
+	if (m->dev) {
+		struct audio_dev_stats ds;
+		audio_dev_get_stats(m->dev, &ds);
+		m->dev_underrun_samples = ds.underrun_samples;
+	}
 	m->iv_bytes_out = m->iv_bytes_in = m->iv_frames = m->iv_concealed = 0;
 	if (m->dev) {
 		/* The stream runs from the first call to exit: stopping it
@@ -729,6 +756,7 @@ void media_free(struct media *m)
 	opus_codec_enc_free(m->enc);
 	opus_codec_dec_free(m->dec);
 	jbuf_free(m->jb);
+	voice_dsp_free(m->dsp);
 	free(m->in_path);
 	free(m->out_path);
 	free(m);
@@ -759,6 +787,8 @@ void media_interval_stats(struct media *m, struct media_stats *st)
 		.kbps_out = kbps(m->bytes_out - m->iv_bytes_out, now - m->iv_us),
 		.kbps_in = kbps(m->bytes_in - m->iv_bytes_in, now - m->iv_us),
 		.bad_packets = m->bad,
+		.target_kbps = m->cur_bitrate / 1000.0,
+		.fec_loss_pct = m->loss_pct,
 	};
 	if (rx) {
 		struct jbuf_stats js;
@@ -787,6 +817,8 @@ void media_call_stats(const struct media *m, struct media_stats *st)
 		.kbps_out = kbps(m->bytes_out, span),
 		.kbps_in = kbps(m->bytes_in, span),
 		.bad_packets = m->bad,
+		.target_kbps = m->cur_bitrate / 1000.0,
+		.fec_loss_pct = m->loss_pct,
 	};
 }
 

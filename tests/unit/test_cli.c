@@ -89,6 +89,25 @@ START_TEST(audio_options)
 }
 END_TEST
 
+START_TEST(voice_options)
+{
+	ck_assert_int_eq(PARSE("a@h", "b"), 0);
+	ck_assert(c.aec == 0 && c.ns == 0 && c.agc == 0 && c.min_bitrate == 0);
+	ck_assert_int_eq(PARSE("--no-aec", "--no-ns", "--agc", "--no-agc", "a@h", "b"), 0);
+	ck_assert(c.aec < 0 && c.ns < 0 && c.agc < 0);
+	ck_assert_int_eq(PARSE("--input", "x.wav", "--aec", "--ns", "--agc", "a@h", "b"), 0);
+	ck_assert(c.aec > 0 && c.ns > 0 && c.agc > 0);
+	ck_assert_int_eq(PARSE("--min-bitrate", "8000", "--bitrate", "16000", "a@h"), 0);
+	ck_assert_int_eq(c.min_bitrate, 8000);
+	ck_assert_int_eq(PARSE("--min-bitrate", "20000", "--bitrate", "16000", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "20000"));
+	ck_assert_int_eq(PARSE("--min-bitrate", "30000", "a@h"), -EINVAL); /* above the default */
+	ck_assert_int_eq(PARSE("--min-bitrate", "5000", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--no-audio", "--no-aec", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--serve", "--no-ns"), -EINVAL);
+}
+END_TEST
+
 START_TEST(serve)
 {
 	ck_assert_int_eq(PARSE("--serve", "--listen", "0.0.0.0:3479", "--keepalive", "5", "-q"), 0);
@@ -195,6 +214,7 @@ Suite *cli_suite(void)
 	tcase_add_test(t, client_call);
 	tcase_add_test(t, client_wait_defaults);
 	tcase_add_test(t, audio_options);
+	tcase_add_test(t, voice_options);
 	tcase_add_test(t, serve);
 	tcase_add_test(t, errors_name_the_bad_value);
 	tcase_add_test(t, endpoints);
