@@ -65,7 +65,7 @@ START_TEST(call_is_valgrind_clean)
 	ck_assert_int_eq(proc_event(&bob, "registered", line, sizeof(line), T), 0);
 	snprintf(id, sizeof(id), "alice@127.0.0.1:%d", s.port);
 	ck_assert_int_eq(proc_start(&alice, (const char *[]){ "--json", "--input", wav, "--output", out_a, "--duration",
-							      "2", id, "bob", NULL }), 0);
+							      "6", id, "bob", NULL }), 0);
 	ck_assert_int_eq(proc_event(&alice, "connected", line, sizeof(line), T), 0);
 	int sa = proc_wait(&alice, T), sb = proc_wait(&bob, T);
 	proc_stderr(&alice, err, sizeof(err));
@@ -78,7 +78,10 @@ START_TEST(call_is_valgrind_clean)
 	ck_assert_msg(ss == 0, "server exited %d under valgrind:\n%s", ss, err);
 	struct stat st;
 	ck_assert_int_eq(stat(out, &st), 0);
-	ck_assert_int_gt(st.st_size, 44 + 48000); /* some audio arrived */
+	/* Some audio arrived: half a second of the ~2.5 s sentence (valgrind
+	 * runs the codec, DSP and crypto many times slower than real time, so
+	 * a busy machine gets less through than an idle one). */
+	ck_assert_int_gt(st.st_size, 44 + 48000);
 	proc_stop(&alice);
 	proc_stop(&bob);
 	server_stop(&s);
