@@ -102,6 +102,7 @@ static struct pair pairs[NCFG] = {
 };
 
 static char prefix[64];
+static int srv_out = -1; /* kept open: the server must not get SIGPIPE */
 static char dir[64];
 static volatile sig_atomic_t stop;
 
@@ -503,6 +504,9 @@ static void cleanup(void)
 			close(pairs[i].rb.fd);
 		pairs[i].ra.fd = pairs[i].rb.fd = -1;
 	}
+	if (srv_out >= 0)
+		close(srv_out);
+	srv_out = -1;
 	if (prefix[0])
 		lab_down(prefix); /* kills every client and the server */
 	prefix[0] = '\0';
@@ -564,12 +568,9 @@ int main(void)
 		return 1;
 	}
 	char *bin = (char *)test_bin();
-	int srv_out;
-	pid_t srv = lab_spawn(prefix, "server", (char *const[]){ bin, "-q", "--serve", "--listen", "0.0.0.0:7878", NULL },
-			      &srv_out);
-	if (srv < 0)
+	char *argv_srv[] = { bin, "-q", "--serve", "--listen", "0.0.0.0:7878", NULL };
+	if (lab_spawn(prefix, "server", argv_srv, &srv_out) < 0)
 		return 1;
-	close(srv_out);
 	usleep(300000);
 	for (int i = 0; i < NCFG; i++) {
 		pairs[i].b = spawn_client(i, false, server, &pairs[i].rb.fd);
