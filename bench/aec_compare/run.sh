@@ -21,24 +21,24 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$out"
-cflags="-O2 -g -I$src/include -I$src/tests/support"
-# shellcheck disable=SC2046
-gcc -std=c11 -D_GNU_SOURCE $cflags $(pkg-config --cflags speexdsp) \
+inc="-I$src/include"
+sup="-I$src/tests/support"
+# shellcheck disable=SC2046 # pkg-config's flags are meant to split
+gcc -std=c11 -D_GNU_SOURCE -O2 -g "$inc" $(pkg-config --cflags speexdsp) \
 	-c "$src/src/io/voice_dsp.c" -o "$out/voice_dsp.o"
-gcc -std=c11 -D_GNU_SOURCE $cflags -c "$src/tests/support/dsp_signals.c" -o "$out/dsp_signals.o"
+gcc -std=c11 -D_GNU_SOURCE -O2 -g "$sup" -c "$src/tests/support/dsp_signals.c" -o "$out/dsp_signals.o"
 # -isystem: the library's own header warns under -Wextra.
-wcflags=$(pkg-config --cflags webrtc-audio-processing | sed 's/-I/-isystem /g')
-# shellcheck disable=SC2046,SC2086
-g++ -std=gnu++14 -Wall -Wextra $cflags $wcflags \
+# shellcheck disable=SC2046
+g++ -std=gnu++14 -O2 -g -Wall -Wextra "$inc" "$sup" \
+	$(pkg-config --cflags webrtc-audio-processing | sed 's/-I/-isystem /g') \
 	-o "$out/aec_compare" "$src/bench/aec_compare/aec_compare.cc" "$out/voice_dsp.o" \
 	"$out/dsp_signals.o" $(pkg-config --libs webrtc-audio-processing speexdsp) -lm
 
 # The texts and the conversion of tests/unit/test_voice_dsp.c.
-far="Hello Bob, can you hear me now? I am calling from the office, and the line seems good today. Let us talk about the plans for next week, the meeting on Tuesday, and the report."
-near="Yes, I can hear you well. The weather here is cold and windy, but the train was on time this morning, so I was early for once."
-for w in far near; do
-	eval "text=\$$w"
-	timeout 30 espeak-ng -v en-us -w "$out/$w-raw.wav" "$text"
-	timeout 30 sox "$out/$w-raw.wav" -r 48000 -c 1 -b 16 -e signed-integer -t raw "$out/$w.s16" rate -v
-done
+speak() {
+	timeout 30 espeak-ng -v en-us -w "$out/$1-raw.wav" "$2"
+	timeout 30 sox "$out/$1-raw.wav" -r 48000 -c 1 -b 16 -e signed-integer -t raw "$out/$1.s16" rate -v
+}
+speak far "Hello Bob, can you hear me now? I am calling from the office, and the line seems good today. Let us talk about the plans for next week, the meeting on Tuesday, and the report."
+speak near "Yes, I can hear you well. The weather here is cold and windy, but the train was on time this morning, so I was early for once."
 exec "$out/aec_compare" "$out/far.s16" "$out/near.s16"
