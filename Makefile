@@ -186,7 +186,7 @@ install: $(BIN)
 	sed 's#/usr/local/bin/p2pcall#$(BINDIR)/p2pcall#' contrib/p2pcall-server.service \
 	  > $(DESTDIR)$(UNITDIR)/p2pcall-server.service
 	install -m 0644 contrib/config.example contrib/p2pcall-server.conf.example \
-	  doc/config.md doc/protocol.md README COPYING $(DESTDIR)$(DOCDIR)/
+	  doc/config.md doc/protocol.md doc/voice.md README COPYING $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/p2pcall $(DESTDIR)$(MANDIR)/man1/p2pcall.1 \
