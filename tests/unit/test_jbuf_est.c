@@ -1,0 +1,194 @@
+/* The jitter buffer's delay estimator (src/core/jbuf_est.c) on its own:
+ * fed transit times of made-up arrival patterns, its target is checked
+ * against the percentile, margin and largest deviation computed here from
+ * the same window. Defaults: window 2 s, 97th percentile, margin 5 ms,
+ * decay 1 s; every run lasts 12 s so that the initial target has decayed. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/core/jbuf_int.h"
+
+#define MS 48 /* samples */
+
+struct feed {
+	struct jbuf_est e;
+	struct jbuf_config cfg;
+	int64_t dev[4096];  /* deviation of each packet in the last window */
+	uint64_t at[4096];
+	size_t n;
+};
+
+/* decay_ms: the target's time constant when falling (default 1000) */
+static void feed_init(struct feed *f, uint32_t decay_ms)
+{
+	memset(f, 0, sizeof(*f));
+	jbuf_config_default(&f->cfg);
+	f->cfg.frame_ms = 10;
+	f->cfg.decay_ms = decay_ms;
+	ck_assert_int_eq(jbuf_est_init(&f->e, &f->cfg), 0);
+}
+
+/* A packet with timestamp ts (samples) arrives at t_us; the estimator is
+ * updated as a playout clock would (once per packet here). */
+static void feed_one(struct feed *f, uint64_t t_us, int64_t ts)
+{
+	int64_t now = (int64_t)(t_us * 48 / 1000);
+	jbuf_est_add(&f->e, t_us, now - ts);
+	jbuf_est_update(&f->e, t_us);
+	/* our own copy of the window (arrival time within 2 s) */
+	if (f->n == sizeof(f->at) / sizeof(f->at[0])) {
+		memmove(f->at, f->at + 1, (f->n - 1) * sizeof(f->at[0]));
+		memmove(f->dev, f->dev + 1, (f->n - 1) * sizeof(f->dev[0]));
+		f->n--;
+	}
+	f->at[f->n] = t_us;
+	f->dev[f->n++] = now - ts;
+	size_t drop = 0;
+	while (drop < f->n - 1 && f->at[drop] + f->cfg.window_ms * 1000ull < t_us)
+		drop++;
+	memmove(f->at, f->at + drop, (f->n - drop) * sizeof(f->at[0]));
+	memmove(f->dev, f->dev + drop, (f->n - drop) * sizeof(f->dev[0]));
+	f->n -= drop;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The window's 97th percentile and largest deviation above its fastest
+ * packet, in samples. */
+static void window_figures(const struct feed *f, int64_t *p97, int64_t *top)
+{
+	int64_t s[4096];
+	memcpy(s, f->dev, f->n * sizeof(s[0]));
+	qsort(s, f->n, sizeof(s[0]), cmp64);
+	size_t idx = (f->n * 97 + 99) / 100 - 1;
+	*p97 = s[idx] - s[0];
+	*top = s[f->n - 1] - s[0];
+}
+
+/* A sender whose sound card delivers every 1024 samples (21.3 ms, what
+ * PortAudio picks over ALSA's jack plugin): its 10 ms frames leave in
+ * bursts of two or three, each frame as soon as its last sample is in.
+ * The deviations are bounded by the period: no tail to cover, so the
+ * target is at most 1 ms above the largest one, and no packet is late. */
+START_TEST(bursty_sender_needs_no_margin)
+{
+	struct feed f;
+	feed_init(&f, 1000);
+	for (int64_t i = 0; i < 1200; i++) {
+		int64_t done = (i + 1) * 480;              /* last sample captured */
+		int64_t deliver = (done + 1023) / 1024 * 1024; /* period end */
+		feed_one(&f, 40000 + (uint64_t)deliver * 1000 / 48, i * 480);
+	}
+	int64_t p97, top, t = jbuf_est_target(&f.e);
+	window_figures(&f, &p97, &top);
+	ck_assert_msg(top > 10 * MS && top < 22 * MS, "largest deviation %lld", (long long)top);
+	ck_assert_msg(t >= top && t <= top + 1 * MS + 1, "target %lld, largest deviation %lld",
+		      (long long)t, (long long)top);
+	/* the full margin would have added 4 ms or more */
+	ck_assert_msg(t + 4 * MS <= p97 + 5 * MS, "target %lld, p97 %lld", (long long)t, (long long)p97);
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
+/* A clean path (transit within +-0.5 ms): the target falls to about the
+ * spread plus 1 ms, not to the 5 ms margin. */
+START_TEST(clean_path_target_low)
+{
+	struct feed f;
+	feed_init(&f, 1000);
+	srand(3);
+	for (int64_t i = 0; i < 1200; i++)
+		feed_one(&f, 40000 + (uint64_t)i * 10000 + (uint64_t)(rand() % 1000), i * 480);
+	int64_t p97, top, t = jbuf_est_target(&f.e);
+	window_figures(&f, &p97, &top);
+	ck_assert_msg(t >= top && t <= 2 * MS + 1, "target %lld (%.2f ms), largest deviation %lld",
+		      (long long)t, t / 48.0, (long long)top);
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
+/* Gaussian jitter has a tail: the largest deviation of a window lies well
+ * above its 97th percentile, and the full margin applies. */
+START_TEST(gaussian_tail_keeps_margin)
+{
+	struct feed f;
+	feed_init(&f, 1000);
+	srand(5);
+	for (int64_t i = 0; i < 1200; i++) {
+		double u1 = (rand() + 1.0) / (RAND_MAX + 2.0), u2 = (rand() + 1.0) / (RAND_MAX + 2.0);
+		double g = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2) * 10.0; /* ms */
+		feed_one(&f, 100000 + (uint64_t)i * 10000 + (uint64_t)llround(fabs(g) * 1000), i * 480);
+		if (i > 600 && i % 50 == 0) {
+			int64_t p97, top, t = jbuf_est_target(&f.e);
+			window_figures(&f, &p97, &top);
+			if (top >= p97 + 6 * MS) /* a tail beyond the margin */
+				ck_assert_msg(t >= p97 + 5 * MS, "at %lld: target %lld, p97 %lld, top %lld",
+					      (long long)i, (long long)t, (long long)p97, (long long)top);
+		}
+	}
+	int64_t p97, top, t = jbuf_est_target(&f.e);
+	window_figures(&f, &p97, &top);
+	ck_assert_msg(t >= p97 + 4 * MS, "target %lld, p97 %lld", (long long)t, (long long)p97);
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
+/* The sender's clock 0.5 % slower than ours, no jitter: every packet comes
+ * a little later than all before it. The window's top is the newest
+ * packet, the trend goes on, so the margin stays (the cap would leave the
+ * next packets late). */
+START_TEST(rising_trend_keeps_margin)
+{
+	struct feed f;
+	feed_init(&f, 1000);
+	for (int64_t i = 0; i < 1200; i++)
+		feed_one(&f, 40000 + (uint64_t)i * 10050, i * 480);
+	int64_t p97, top, t = jbuf_est_target(&f.e);
+	window_figures(&f, &p97, &top);
+	ck_assert_msg(t >= p97 + 5 * MS - 1, "target %lld, p97 %lld, top %lld", (long long)t, (long long)p97,
+		      (long long)top);
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
+/* The cap needs a full-enough window: right after a reset, a handful of
+ * packets with no spread at all leave the full margin (no decay here, so
+ * the target is the raw estimate of each moment). */
+START_TEST(few_samples_no_cap)
+{
+	struct feed f;
+	feed_init(&f, 0);
+	for (int64_t i = 0; i < 300; i++)
+		feed_one(&f, 40000 + (uint64_t)i * 10000, i * 480);
+	/* a full window without spread: capped at 1 ms */
+	ck_assert_int_eq(jbuf_est_target(&f.e), 1 * MS);
+	jbuf_est_reset(&f.e);
+	f.n = 0;
+	for (int64_t i = 300; i < 310; i++)
+		feed_one(&f, 40000 + (uint64_t)i * 10000, i * 480);
+	ck_assert_int_eq(jbuf_est_target(&f.e), 5 * MS);
+	for (int64_t i = 310; i < 400; i++)
+		feed_one(&f, 40000 + (uint64_t)i * 10000, i * 480);
+	ck_assert_int_eq(jbuf_est_target(&f.e), 1 * MS);
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
+Suite *jbuf_est_suite(void)
+{
+	Suite *s = suite_create("jbuf_est");
+	TCase *tc = tcase_create("estimator");
+	tcase_add_test(tc, bursty_sender_needs_no_margin);
+	tcase_add_test(tc, clean_path_target_low);
+	tcase_add_test(tc, gaussian_tail_keeps_margin);
+	tcase_add_test(tc, rising_trend_keeps_margin);
+	tcase_add_test(tc, few_samples_no_cap);
+	suite_add_tcase(s, tc);
+	return s;
+}
