@@ -180,6 +180,31 @@ START_TEST(few_samples_no_cap)
 }
 END_TEST
 
+/* With no margin and no decay the target is exactly the window's 97th
+ * percentile above its fastest packet, at every step: random transits
+ * with many repeats, windows of every size up to 2 s. */
+START_TEST(percentile_exact)
+{
+	struct feed f;
+	memset(&f, 0, sizeof(f));
+	jbuf_config_default(&f.cfg);
+	f.cfg.margin_ms = 0;
+	f.cfg.decay_ms = 0;
+	f.cfg.init_ms = 0;
+	ck_assert_int_eq(jbuf_est_init(&f.e, &f.cfg), 0);
+	srand(11);
+	for (int64_t i = 0; i < 3000; i++) {
+		int spread = i < 1500 ? 8 : 4000; /* repeats, then mostly distinct */
+		feed_one(&f, 40000 + (uint64_t)i * 10000 + (uint64_t)(rand() % spread) * 10, i * 480);
+		int64_t p97, top;
+		window_figures(&f, &p97, &top);
+		ck_assert_msg(jbuf_est_target(&f.e) == p97, "step %lld (%zu in window): target %lld, p97 %lld",
+			      (long long)i, f.n, (long long)jbuf_est_target(&f.e), (long long)p97);
+	}
+	jbuf_est_fini(&f.e);
+}
+END_TEST
+
 Suite *jbuf_est_suite(void)
 {
 	Suite *s = suite_create("jbuf_est");
@@ -189,6 +214,7 @@ Suite *jbuf_est_suite(void)
 	tcase_add_test(tc, gaussian_tail_keeps_margin);
 	tcase_add_test(tc, rising_trend_keeps_margin);
 	tcase_add_test(tc, few_samples_no_cap);
+	tcase_add_test(tc, percentile_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }
