@@ -473,7 +473,7 @@ int main(void)
 		goto out;
 	row("p2pcall", &p);
 	if (system("command -v baresip >/dev/null 2>&1") != 0) {
-		printf("SKIP baresip: not installed (apt-get install -y baresip-core)\n");
+		printf("SKIP baresip: not installed (apt-get install -y baresip-core, or contrib/install-deps.sh --bench)\n");
 		rc = 0;
 		goto out;
 	}
