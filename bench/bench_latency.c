@@ -3,7 +3,7 @@
  * 1. Measured end to end through the real audio path. One jackd (dummy
  *    driver, 48 kHz, period 256: a sound card's clock) and this bench as a
  *    JACK client "bench" with an output port that plays a click (a 10 ms
- *    chirp) every CLICK_EVERY_MS and an input port that records, both in
+ *    chirp) every CLICK_EVERY samples and an input port that records, both in
  *    the same JACK cycle, so their sample positions share one clock. Two
  *    real `p2pcall' clients call each other through a real server on
  *    loopback with --frame-ms 10: alice's capture device is the ALSA jack
@@ -16,13 +16,19 @@
  *    The device share is measured the same way with no p2pcall in the
  *    loop: this process opens the same two devices with p2pcall's
  *    audio_dev settings (10 ms callbacks, 40 ms suggested latency) and
- *    copies capture to playback at once (1 ms polling, one 10 ms callback
- *    of slack in the playback ring so that chunks of the two streams never
- *    underrun). The tool's own latency is the difference: what p2pcall
- *    adds between the capture callback and the playback callback
- *    (polling, packetisation, Opus look-ahead, jitter buffer, playback
- *    ring level), with ALSA/JACK buffering and one callback of slack left
- *    out. Needs jackd2 and libasound2-plugins (test dependencies); prints
+ *    copies capture to playback at once (1 ms polling; the ring between
+ *    them holds what the devices' bursts need: PortAudio over the jack
+ *    plugin delivers 1024-frame periods, two or three 10 ms callbacks at
+ *    once). The tool's own latency is the difference: what p2pcall adds
+ *    between the capture callback and the playback callback (polling,
+ *    packetisation beyond the device's own blocks, Opus look-ahead,
+ *    jitter buffer, playback ring level) with what any pass-through on
+ *    these devices pays left out. The devices' phases are drawn anew for
+ *    each stream, and the jitter buffer moves in 10 ms steps: the device
+ *    loop runs CAL_RUNS times and the call CALLS times, pooled; still,
+ *    medians differ by +-5 ms from run to run on a busy machine. A quiet
+ *    tone under the clicks finds playback dropouts (digital silence).
+ *    Needs jackd2 and libasound2-plugins (test dependencies); prints
  *    SKIP otherwise.
  *
  * 2. A budget under simulated network jitter: two real engines
@@ -37,14 +43,14 @@
  * Run time ~2 min; argument "e2e" or "sim" runs one part. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <time.h>
 #include <event2/event.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "p2pcall/audio_dev.h"
@@ -496,7 +502,8 @@ static int end_to_end(void)
 	       "%.1f ms\n",
 	       call.median - dev.median, call.mean - dev.mean, call.p95 - dev.median, jb);
 	printf("  (counted: capture polling, packetisation, Opus look-ahead, jitter buffer, decoding and\n"
-	       "   the playback ring; not counted: ALSA/JACK buffers and one 10 ms callback of slack)\n\n");
+	       "   the playback ring; not counted: the device loop, i.e. ALSA/JACK buffers and the ring\n"
+	       "   a pass-through needs for the devices' bursts)\n\n");
 	if (call.n < call.sent / 2 || dev.n < dev.sent / 2) {
 		fprintf(stderr, "bench_latency: too few clicks found\n");
 		rc = -1;
