@@ -247,6 +247,8 @@ struct lat {
 	int n, sent;
 	unsigned xruns;               /* JACK xruns while clicks were sent */
 	unsigned dropouts;            /* runs of DROPOUT_MS of digital silence */
+	double concealed;             /* % of bob's frames, sum over calls */
+	int calls;
 	double d[4 * MAX_CLICKS];     /* delay of each click found, ms */
 	double mean, median, p95, min, max; /* ms */
 };
@@ -441,6 +443,10 @@ static int call_loop(const char *dir, struct lat *L, double *jb_ms, char *why, s
 		}
 	if (cnt)
 		*jb_ms = sum / cnt;
+	if (strstr(line, "\"event\":\"ended\"") && !isnan(json_num(line, "concealed_pct"))) {
+		L->concealed += json_num(line, "concealed_pct");
+		L->calls++;
+	}
 	rc = 0;
 out:
 	proc_stop(&alice);
@@ -498,9 +504,10 @@ static int end_to_end(void)
 	       "clicks", "dropouts", "xruns");
 	lat_row("device loop (no p2pcall)", &dev);
 	lat_row("through two p2pcall clients", &call);
-	printf("  p2pcall's own: %.1f ms median, %.1f mean, %.1f p95 (goal <= 30 median); bob's jitter buffer "
-	       "%.1f ms\n",
-	       call.median - dev.median, call.mean - dev.mean, call.p95 - dev.median, jb);
+	printf("  p2pcall's own: %.1f ms median, %.1f mean, %.1f p95 (goal <= 30 median)\n"
+	       "  bob's jitter buffer %.1f ms, frames concealed %.2f %%\n",
+	       call.median - dev.median, call.mean - dev.mean, call.p95 - dev.median, jb,
+	       call.calls ? call.concealed / call.calls : NAN);
 	printf("  (counted: capture polling, packetisation, Opus look-ahead, jitter buffer, decoding and\n"
 	       "   the playback ring; not counted: the device loop, i.e. ALSA/JACK buffers and the ring\n"
 	       "   a pass-through needs for the devices' bursts)\n\n");
