@@ -2,6 +2,8 @@
 # Installs the Debian packages p2pcall needs, or says exactly what to run.
 #   install-deps.sh          build + run (what `make` and `make demo` need)
 #   install-deps.sh --test   also what `make check` needs
+#   install-deps.sh --bench  also what `make bench` compares against
+#                            (baresip; CI does not run the benches)
 # As root it installs what is missing; otherwise it prints the apt-get line.
 set -eu
 
@@ -11,9 +13,12 @@ demo="espeak-ng sox"
 test="check coturn nftables iproute2 conntrack tshark mandoc clang \
 libclang-rt-14-dev valgrind jackd2 libasound2-plugins alsa-utils tmux \
 libnetfilter-queue-dev iptables procps bsdextrautils zsh"
+# bench_cpu's reference peer; without it the bench prints SKIP
+bench="baresip-core"
 
 want="$build $demo"
 [ "${1:-}" = "--test" ] && want="$want $test"
+[ "${1:-}" = "--bench" ] && want="$want $test $bench"
 
 missing=""
 for p in $want; do
