@@ -14,7 +14,8 @@
  *
  * Printed every 2 s for A's stream: the encoder's target bitrate, the
  * loss its FEC is tuned for, the wire rate, and at B the loss and the
- * frames concealed (PLC or FEC); then per phase the mean concealment.
+ * frames concealed (made up by PLC; those rebuilt from FEC are not
+ * counted: media.h); then per phase the mean concealment.
  *
  * The impairment is in-process rather than the NAT lab's impair tool
  * (tests/lab/impair.c): the lab cannot change its loss in the middle of a
@@ -248,7 +249,7 @@ static int run(enum scenario sc, const char *wav_a, const char *wav_b)
 	for (int i = 0; i < 4; i++)
 		media_stop(sides[i].m);
 	static const char *ph[] = { "before", "during", "after" };
-	printf("  concealed %% at B (mean per phase) and A's wire kbit/s:\n");
+	printf("  concealed (PLC) %% at B (mean per phase) and A's wire kbit/s:\n");
 	for (int i = 0; i < 2; i++) {
 		printf("    %-9s", pairs[i].name);
 		for (int k = 0; k < 3; k++) {

@@ -2,7 +2,7 @@
  * encoder follows 0 % -> 10 % -> 0 % random loss, against a fixed rate.
  *
  * One lab (full cone / full cone, so a direct path), 20 ms one way on the
- * WAN the whole time. Three calls run at once between real `p2pcall'
+ * WAN the whole time. Four calls run at once between real `p2pcall'
  * clients (--json, synthetic speech from a WAV file both ways, output to
  * files), so they see the same path at the same moments and the same
  * machine load:
@@ -12,22 +12,24 @@
  *                 held >= 8 s (rate_ctl.h, RFC 6562);
  *   adaptive-vbr  --vbr: the fine policy, a quarter down per 2 s while
  *                 congested, a tenth up every 2 s after 4 s clean;
- *   fixed         --min-bitrate 24000 (= --bitrate): the bitrate cannot
- *                 move. The FEC tuning still follows the reported loss,
- *                 as in the others: rate_ctl_report() updates it before and
- *                 regardless of the bitrate policy, and no option fixes it.
+ *   fec-only      --min-bitrate 24000 (= --bitrate): the bitrate cannot
+ *                 move, the FEC tuning follows the reported loss (libopus
+ *                 1.3 codes no FEC at 10 % loss below ~18 kbit/s, so the
+ *                 adaptive calls' bitrate steps can starve their FEC);
+ *   fixed         --bitrate 24000 --min-bitrate 24000 --fec-loss 0: a
+ *                 fixed Opus at 24 kbit/s without FEC, what a tool without
+ *                 adaptation runs (CBR, as the call is encrypted).
  * The impairment: 0 % loss from the start, 10 % from STEP_ON_S for LOSSY_S,
  * then 0 % again (lab_impair: a new setting replaces the old one).
  *
  * Read from each client's one-a-second `stats' event, for the caller's
  * stream (caller -> callee; the other direction adapts the same way):
- * target_kbps, fec_loss_pct and kbps_out at the caller, loss_pct and
- * concealed_pct at the callee. Printed: the per-second trajectory, how
+ * target_kbps, fec_loss_pct and kbps_out at the caller, loss_pct,
+ * concealed_pct (frames made up by PLC) and recovered_pct (frames rebuilt
+ * from in-band FEC) at the callee. Printed: the per-second trajectory, how
  * long after each step the target and the FEC tuning reached their new
  * level (1 s resolution: one event a second), and per phase the means
- * side by side. concealed_pct counts frames rebuilt by FEC as concealed
- * too (playout.c), so under random loss it measures the loss the receiver
- * had to cover, not how well it was covered.
+ * side by side: what FEC rebuilt is what PLC did not have to make up.
  *
  * Changing the impairment restarts the lab's impair tool: the iptables
  * rules are flushed, the old process is stopped (it releases what it
@@ -63,7 +65,7 @@
 #define DELAY_MS 20
 #define LOSS_PCT 10.0
 #define WARMUP_S 2     /* the first seconds: jitter buffer and rate start */
-#define NCFG 3
+#define NCFG 4
 #define BINS (CALL_S + 2)
 #define PKTS_S 50      /* 20 ms frames */
 
@@ -71,7 +73,7 @@ struct sample {
 	bool have;
 	double ts;                 /* arrival, s after t0 */
 	double target, fec, kbps_out; /* caller */
-	double loss, conc;         /* callee */
+	double loss, conc, rec;    /* callee: loss, PLC, FEC-recovered % */
 };
 
 struct reader {
@@ -93,11 +95,14 @@ struct pair {
 
 static const char *const extra_adaptive[] = { NULL };
 static const char *const extra_vbr[] = { "--vbr", NULL };
-static const char *const extra_fixed[] = { "--bitrate", "24000", "--min-bitrate", "24000", NULL };
+static const char *const extra_fec_only[] = { "--bitrate", "24000", "--min-bitrate", "24000", NULL };
+static const char *const extra_fixed[] = { "--bitrate", "24000", "--min-bitrate", "24000",
+					   "--fec-loss", "0", NULL };
 
 static struct pair pairs[NCFG] = {
 	{ .name = "adaptive", .extra = extra_adaptive },
 	{ .name = "adaptive-vbr", .extra = extra_vbr },
+	{ .name = "fec-only", .extra = extra_fec_only },
 	{ .name = "fixed", .extra = extra_fixed },
 };
 
@@ -216,6 +221,7 @@ static void on_line(struct pair *p, bool caller, const char *line, double t)
 	} else {
 		s->loss = json_num(line, "loss_pct");
 		s->conc = json_num(line, "concealed_pct");
+		s->rec = json_num(line, "recovered_pct");
 	}
 }
 
@@ -347,14 +353,14 @@ static bool below(double v, double ref) { return v < ref - 0.05; }
 static void print_trajectory(const struct steps *st)
 {
 	printf("\nper second (the callers' streams; tgt = target kbit/s and fec = the loss %% FEC is tuned\n"
-	       "for, at the caller; loss and conc(ealed) %% at the callee; WAN = the loss on the path in\n"
-	       "that second, `step' when it changed within it):\n");
+	       "for, at the caller; loss, plc (concealed) and rec(overed by FEC) %% at the callee; WAN =\n"
+	       "the loss on the path in that second, `step' when it changed within it):\n");
 	printf("   t  WAN  ");
 	for (int i = 0; i < NCFG; i++)
-		printf("| %-25s", pairs[i].name);
+		printf("| %-30s", pairs[i].name);
 	printf("\n           ");
 	for (int i = 0; i < NCFG; i++)
-		printf("|  tgt  fec  loss  conc    ");
+		printf("|  tgt  fec  loss   plc   rec    ");
 	printf("\n");
 	for (int k = 1; k < BINS; k++) {
 		/* second k: each client's k-th event, about the second before
@@ -367,7 +373,7 @@ static void print_trajectory(const struct steps *st)
 		printf("  %2d  %-5s", k, wan);
 		for (int i = 0; i < NCFG; i++) {
 			const struct sample *tx = &pairs[i].tx[k], *rx = &pairs[i].rx[k];
-			char a[16] = "    -", b[16] = "   -", c[16] = "    -", d[16] = "    -";
+			char a[16] = "    -", b[16] = "   -", c[16] = "    -", d[16] = "    -", e[16] = "    -";
 			if (tx->have) {
 				snprintf(a, sizeof(a), "%5.1f", tx->target);
 				snprintf(b, sizeof(b), "%4.0f", tx->fec);
@@ -375,8 +381,9 @@ static void print_trajectory(const struct steps *st)
 			if (rx->have) {
 				snprintf(c, sizeof(c), "%5.1f", isnan(rx->loss) ? 0.0 : rx->loss);
 				snprintf(d, sizeof(d), "%5.1f", rx->conc);
+				snprintf(e, sizeof(e), "%5.1f", rx->rec);
 			}
-			printf("| %s %s %s %s    ", a, b, c, d);
+			printf("| %s %s %s %s %s    ", a, b, c, d, e);
 		}
 		printf("\n");
 	}
@@ -437,23 +444,24 @@ static void print_phases(const struct steps *st)
 	       WARMUP_S);
 	printf("  %-13s", "");
 	for (int ph = 0; ph < 3; ph++)
-		printf("| %-32s", phn[ph]);
+		printf("| %-38s", phn[ph]);
 	printf("\n  %-13s", "");
 	for (int ph = 0; ph < 3; ph++)
-		printf("|  conc  loss   tgt  wire   fec  n ");
+		printf("|   plc   rec  loss   tgt  wire   fec  n ");
 	printf("\n");
-	double clean_max = 0, lossy_n = 0, ratio[NCFG];
+	double clean_max = 0, lossy_n = 0, ratio[NCFG], rratio[NCFG];
 	for (int i = 0; i < NCFG; i++) {
 		const struct pair *p = &pairs[i];
 		printf("  %-13s", p->name);
 		for (int ph = 0; ph < 3; ph++) {
-			double conc = 0, loss = 0, tgt = 0, wire = 0, fec = 0;
+			double conc = 0, rec = 0, loss = 0, tgt = 0, wire = 0, fec = 0;
 			int n = 0, m = 0;
 			for (int k = 0; k < BINS; k++) {
 				const struct sample *rx = &p->rx[k], *tx = &p->tx[k];
 				if (rx->have && phase(rx->ts, st) == ph && !isnan(rx->conc)) {
 					double l = isnan(rx->loss) ? 0 : rx->loss;
 					conc += rx->conc;
+					rec += isnan(rx->rec) ? 0 : rx->rec;
 					loss += l;
 					n++;
 					if (ph != 1 && l > clean_max)
@@ -469,21 +477,23 @@ static void print_phases(const struct steps *st)
 			if (ph == 1) {
 				lossy_n = n;
 				ratio[i] = loss > 0 ? conc / loss : NAN;
+				rratio[i] = loss > 0 ? rec / loss : NAN;
 			}
-			printf("| %5.1f %5.1f %5.1f %5.1f %5.1f %2d ", n ? conc / n : NAN, n ? loss / n : NAN,
+			printf("| %5.1f %5.1f %5.1f %5.1f %5.1f %5.1f %2d ", n ? conc / n : NAN,
+			       n ? rec / n : NAN, n ? loss / n : NAN,
 			       m ? tgt / m : NAN, m ? wire / m : NAN, m ? fec / m : NAN, n);
 		}
 		printf("\n");
 	}
 	double p = LOSS_PCT / 100;
-	printf("  conc, loss: %% at the callee; tgt: target kbit/s, wire: RTP+RTCP kbit/s sent, fec: the loss %%\n"
-	       "  FEC is tuned for, at the caller; n: seconds. Frames rebuilt from FEC count as concealed, so\n"
-	       "  conc follows the loss a receiver saw whatever the FEC and bitrate; that loss is random:\n"
+	printf("  plc: %% of frames made up by concealment, rec: %% rebuilt from in-band FEC, loss: %%, all\n"
+	       "  at the callee (plc + rec follows the loss); tgt: target kbit/s, wire: RTP+RTCP kbit/s\n"
+	       "  sent, fec: the loss %% FEC is tuned for, at the caller; n: seconds. The loss is random:\n"
 	       "  +-%.1f %% (one standard error) over %.0f s of %d packets.\n",
 	       100 * sqrt(p * (1 - p) / (lossy_n * PKTS_S)), lossy_n, PKTS_S);
-	printf("  concealed per lost frame during the loss:");
+	printf("  during the loss, per lost frame: made up by PLC / rebuilt from FEC:\n   ");
 	for (int i = 0; i < NCFG; i++)
-		printf(" %s %.2f%s", pairs[i].name, ratio[i], i + 1 < NCFG ? "," : "\n");
+		printf(" %s %.2f / %.2f%s", pairs[i].name, ratio[i], rratio[i], i + 1 < NCFG ? "," : "\n");
 	printf("\nimpairment changes (natlab.sh restarts the impair tool): the WAN had no delay and no loss\n"
 	       "for %.2f s at the first (t = %.1f..%.1f s) and %.2f s at the second (t = %.1f..%.1f s);\n"
 	       "nothing is dropped then (the old tool releases what it holds). The most a callee lost in\n"
@@ -552,14 +562,15 @@ int main(void)
 
 	printf("bench_loss_step: a loss step in the NAT lab (full cone / full cone, direct path, %d ms one way):\n"
 	       "  0 %% loss for ~%d s, %.0f %% for %d s, then 0 %% for %d s; synthetic speech both ways in\n"
-	       "  three calls at once (same path, same moments, same load): %s, %s, %s\n"
+	       "  four calls at once (same path, same moments, same load): %s, %s, %s, %s\n"
 	       "  adaptive:     defaults (24 kbit/s, floor 12): CBR (the call is encrypted), coarse levels\n"
 	       "                24 * 0.7^k kbit/s held >= 8 s each\n"
 	       "  adaptive-vbr: --vbr: a quarter down per 2 s while lossy, a tenth up per 2 s after 4 s clean\n"
-	       "  fixed:        --bitrate 24000 --min-bitrate 24000: the bitrate cannot move, but the FEC\n"
-	       "                tuning still follows the reported loss (as in the others; no option fixes it)\n",
+	       "  fec-only:     --bitrate 24000 --min-bitrate 24000: the bitrate cannot move, FEC adapts\n"
+	       "  fixed:        --bitrate 24000 --min-bitrate 24000 --fec-loss 0: a fixed 24 kbit/s Opus\n"
+	       "                without FEC, what a tool without adaptation runs\n",
 	       DELAY_MS, STEP_ON_S, LOSS_PCT, LOSSY_S, AFTER_S, pairs[0].name,
-	       pairs[1].name, pairs[2].name);
+	       pairs[1].name, pairs[2].name, pairs[3].name);
 
 	lab_prefix(prefix, sizeof(prefix), "lstep");
 	if (lab_up(prefix, "full", "full") < 0 || lab_addr(prefix, "server", server, sizeof(server)) < 0 ||

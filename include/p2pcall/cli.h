@@ -63,6 +63,8 @@ struct cli {
 	bool trust_new_key, insecure, vbr;
 	int min_bitrate;           /* 0: default (12000, or bitrate if lower) */
 	int aec, ns, agc;          /* voice processing: 0 default, 1 --aec..., -1 --no-aec... */
+	bool fec_pinned;           /* --fec-loss given: FEC tuned for fec_loss % */
+	int fec_loss;
 };
 
 /* Parses ARGV. Returns 0, or -EINVAL with a one-line message in ERR that

@@ -17,7 +17,7 @@
  *
  * Adaptation. The encoder follows the peer's receiver reports
  * (rate_ctl.h): its bitrate between min_bitrate and bitrate, its in-band
- * FEC tuned to the reported loss. The jitter buffer's delay changes are
+ * FEC tuned to the reported loss (or pinned: fec_pinned). The jitter buffer's delay changes are
  * made by time-stretching the decoded audio (playout.h). The microphone
  * goes through voice_dsp (AEC/NS/AGC) before the encoder.
  *
@@ -54,6 +54,9 @@ struct media_cfg {
 	int min_bitrate;          /* its floor; 0: 12000 (or bitrate if lower) */
 	bool cbr;                 /* constant bitrate (encrypted calls, RFC 6562):
 				     adaptation moves it in coarse held steps only */
+	bool fec_pinned;          /* in-band FEC tuned for fec_loss_pct (0..100;
+				     0: no FEC) all along, not for the reported loss */
+	int fec_loss_pct;
 	/* Voice processing of the microphone (voice_dsp.h): echo
 	 * cancellation, noise suppression, automatic gain. 0: the default,
 	 * on for the capture device and off for --input FILE (AEC also needs
@@ -82,7 +85,8 @@ struct media_stats {
 	double loss_pct;          /* incoming packets lost (RFC 3550 A.3) */
 	double jitter_ms;         /* incoming interarrival jitter (A.8) */
 	double jb_ms;             /* jitter buffer playout delay */
-	double concealed_pct;     /* played frames that were PLC or FEC */
+	double concealed_pct;     /* played frames made up by PLC (none of it came) */
+	double recovered_pct;     /* played frames rebuilt from in-band FEC */
 	double kbps_out, kbps_in; /* RTP+RTCP bits on the wire (UDP payload) */
 	uint64_t bad_packets;     /* garbage, wrong SSRC/PT, undecodable */
 	double target_kbps;       /* the encoder's bitrate now (adapts to the path) */

@@ -88,6 +88,12 @@ int opus_codec_decode(struct opus_codec_dec *dec, const uint8_t *pkt, size_t len
 int opus_codec_decode_fec(struct opus_codec_dec *dec, const uint8_t *next, size_t len,
 			  int16_t *pcm, size_t nsamples);
 
+/* Whether pkt carries in-band FEC (SILK LBRR data) for the frame before
+ * it, i.e. whether opus_codec_decode_fec on it rebuilds that frame rather
+ * than falling back to PLC. False for a CELT-only or bad packet. (Like
+ * opus_packet_has_lbrr of libopus 1.5, which Debian 12's 1.3 lacks.) */
+bool opus_codec_has_fec(const uint8_t *pkt, size_t len);
+
 /* Nothing to decode: conceals nsamples (a multiple of 120) from the past
  * signal (PLC). Returns nsamples or -errno. */
 int opus_codec_conceal(struct opus_codec_dec *dec, int16_t *pcm, size_t nsamples);

@@ -29,7 +29,10 @@
 
 struct playout_res {
 	enum jbuf_kind kind;  /* what the jitter buffer gave */
-	bool concealed;       /* PLC or FEC (also a FRAME that failed to decode) */
+	bool concealed;       /* made up by PLC: nothing of it arrived (also a
+				 FRAME or FEC that failed to decode, or FEC
+				 from a packet that carries none) */
+	bool recovered;       /* rebuilt from the next packet's in-band FEC */
 	bool bad;             /* a FRAME that failed to decode */
 	long stretched;       /* samples removed (< 0) or added (> 0) */
 	size_t samples;       /* samples written to pcm */

@@ -16,7 +16,8 @@
  * The FEC loss follows the reported loss at once when it rises (rounded up,
  * so a little loss buys some protection) and decays slowly (half per
  * report) when it falls: isolated clean reports in a lossy stretch should
- * not strip the protection.
+ * not strip the protection. Pinned (fec_pinned: the user knows the path,
+ * or wants a comparison), it stays where rate_ctl_init put it.
  *
  * CBR (encrypted calls, RFC 6562: VBR packet sizes leak what is said).
  * The rate moves only between coarse levels (max_bps * 0.7^k, the last
@@ -43,6 +44,7 @@
 struct rate_ctl_cfg {
 	int min_bps, max_bps;   /* 6000 <= min <= max */
 	bool cbr;
+	bool fec_pinned;        /* the FEC loss stays at rate_ctl_init's loss_pct */
 };
 
 struct rate_ctl {

@@ -44,6 +44,8 @@ const char cli_usage[] =
 	"  --bitrate BPS         Opus bitrate in bit/s (default 24000, 6000..510000);\n"
 	"                        the encoder steps down from it on loss or delay\n"
 	"  --min-bitrate BPS     lowest it adapts to (default 12000)\n"
+	"  --fec-loss PCT        tune Opus in-band FEC for this loss (0..50; 0: no FEC)\n"
+	"                        instead of the loss the peer reports\n"
 	"  --no-aec, --no-ns, --no-agc   microphone without echo cancellation, noise\n"
 	"                        suppression or automatic gain (all on by default)\n"
 	"  --aec, --ns, --agc    the same for --input FILE (off by default for a file)\n"
@@ -89,6 +91,7 @@ enum {
 	OPT_INVITE_RATE, OPT_RELAY_KBPS, OPT_STUN_RATE,
 	OPT_IDENTITY, OPT_KNOWN_PEERS, OPT_TRUST_NEW_KEY, OPT_INSECURE, OPT_VBR,
 	OPT_MIN_BITRATE, OPT_AEC, OPT_NO_AEC, OPT_NS, OPT_NO_NS, OPT_AGC, OPT_NO_AGC,
+	OPT_FEC_LOSS,
 };
 
 static const struct option options[] = {
@@ -132,6 +135,7 @@ static const struct option options[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "vbr", no_argument, NULL, OPT_VBR },
 	{ "min-bitrate", required_argument, NULL, OPT_MIN_BITRATE },
+	{ "fec-loss", required_argument, NULL, OPT_FEC_LOSS },
 	{ "aec", no_argument, NULL, OPT_AEC },
 	{ "no-aec", no_argument, NULL, OPT_NO_AEC },
 	{ "ns", no_argument, NULL, OPT_NS },
@@ -254,6 +258,12 @@ static int audio_option(int opt, const char *arg, struct cli *c, char *err, size
 			return -EINVAL;
 		c->min_bitrate = (int)v;
 		return 0;
+	case OPT_FEC_LOSS:
+		if (whole_number("--fec-loss", arg, 0, 50, &v, err, n) < 0)
+			return -EINVAL;
+		c->fec_pinned = true;
+		c->fec_loss = (int)v;
+		return 0;
 	/* The last of --x / --no-x wins. */
 	case OPT_AEC: c->aec = 1; return 0;
 	case OPT_NO_AEC: c->aec = -1; return 0;
@@ -356,7 +366,7 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		case OPT_INPUT: case OPT_OUTPUT: case OPT_INPUT_DEVICE: case OPT_OUTPUT_DEVICE:
 		case OPT_LIST_DEVICES: case OPT_FRAME_MS: case OPT_BITRATE: case OPT_NO_AUDIO:
 		case OPT_MIN_BITRATE: case OPT_AEC: case OPT_NO_AEC: case OPT_NS: case OPT_NO_NS:
-		case OPT_AGC: case OPT_NO_AGC:
+		case OPT_AGC: case OPT_NO_AGC: case OPT_FEC_LOSS:
 			rc = audio_option(opt, optarg, c, err, n);
 			client_opt = true;
 			break;
@@ -392,7 +402,8 @@ int cli_parse_with_identity(int argc, char **argv, const char *identity, struct 
 		return 0;
 	}
 	if (c->no_audio && (c->input || c->output || c->input_dev || c->output_dev || c->frame_ms ||
-			    c->bitrate || c->min_bitrate || c->aec || c->ns || c->agc))
+			    c->bitrate || c->min_bitrate || c->aec || c->ns || c->agc ||
+			    c->fec_pinned))
 		return fail(err, n, "--no-audio cannot be combined with other audio options");
 	if (c->min_bitrate && c->min_bitrate > (c->bitrate ? c->bitrate : 24000))
 		return fail(err, n, "--min-bitrate %d is above the bitrate (%d): lower it or raise --bitrate",

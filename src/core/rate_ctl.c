@@ -76,9 +76,11 @@ void rate_ctl_report(struct rate_ctl *rc, uint64_t now_us, double loss_frac, dou
 
 	/* FEC: up at once, down by half a report at a time. */
 	double up = ceil(loss);
-	rc->fec_loss = up >= rc->fec_loss ? up : (rc->fec_loss + up) / 2;
-	if (rc->fec_loss < 0.5)
-		rc->fec_loss = 0;
+	if (!rc->cfg.fec_pinned) {
+		rc->fec_loss = up >= rc->fec_loss ? up : (rc->fec_loss + up) / 2;
+		if (rc->fec_loss < 0.5)
+			rc->fec_loss = 0;
+	}
 
 	bool rtt_high = false;
 	if (!isnan(rtt_ms) && rtt_ms >= 0) {

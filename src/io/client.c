@@ -1553,7 +1553,7 @@ static int open_media(struct client *cl)
 				.min_bitrate = c->min_bitrate, .aec = c->aec, .ns = c->ns, .agc = c->agc,
 				/* Calls are encrypted; variable bitrate would let packet
 				 * sizes give words away (RFC 6562). */
-				.cbr = !c->vbr };
+				.cbr = !c->vbr, .fec_pinned = c->fec_pinned, .fec_loss_pct = c->fec_loss };
 	char err[1024];
 	if (media_open(&cl->media, cl->base, &mc, &cbs, cl, err, sizeof(err)) < 0) {
 		ev_error("%s", err);

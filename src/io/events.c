@@ -160,6 +160,7 @@ static void media_fields(struct jsonw *w, const struct media_stats *st)
 	jsonw_num(w, "jitter_ms", st->jitter_ms, 1);
 	jsonw_num(w, "jb_ms", st->jb_ms, 0);
 	jsonw_num(w, "concealed_pct", st->concealed_pct, 1);
+	jsonw_num(w, "recovered_pct", st->recovered_pct, 1);
 	jsonw_num(w, "kbps_out", st->kbps_out, 1);
 	jsonw_num(w, "kbps_in", st->kbps_in, 1);
 	jsonw_num(w, "target_kbps", st->target_kbps, 1);
@@ -179,12 +180,13 @@ static const char *fig(char *buf, size_t n, double v, int decimals)
 
 static void say_media(const char *what, const struct media_stats *st)
 {
-	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
 	say("%s: rtt %s ms, loss %s %%, jitter %s ms, buffer %s ms, concealed %s %%, "
-	    "%s kbit/s out, %s kbit/s in", what,
+	    "recovered %s %%, %s kbit/s out, %s kbit/s in", what,
 	    fig(a, sizeof(a), st->rtt_ms, 0), fig(b, sizeof(b), st->loss_pct, 1),
 	    fig(c, sizeof(c), st->jitter_ms, 1), fig(d, sizeof(d), st->jb_ms, 0),
-	    fig(e, sizeof(e), st->concealed_pct, 1), fig(f, sizeof(f), st->kbps_out, 1),
+	    fig(e, sizeof(e), st->concealed_pct, 1), fig(h, sizeof(h), st->recovered_pct, 1),
+	    fig(f, sizeof(f), st->kbps_out, 1),
 	    fig(g, sizeof(g), st->kbps_in, 1));
 }
 

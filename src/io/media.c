@@ -39,6 +39,7 @@ struct media {
 	size_t frame_samples;
 	int bitrate, min_bitrate;
 	bool cbr;
+	bool fec_pinned;                /* --fec-loss: no FEC adaptation */
 	int init_loss_pct;
 
 	struct audio_file_reader *reader;
@@ -81,13 +82,15 @@ struct media {
 
 	/* statistics */
 	uint64_t bytes_out, bytes_in, bad;
-	uint64_t frames, concealed;     /* played frames; PLC or FEC ones */
+	uint64_t frames, concealed;     /* played frames; PLC ones */
+	uint64_t recovered;             /* ... and ones rebuilt from FEC */
 	double rtt_ms, rtt_sum;
 	unsigned rtt_n;
 	double jb_sum;
 	unsigned jb_n;
 	struct rxstats_mark ui_mark;
 	uint64_t iv_us, iv_bytes_out, iv_bytes_in, iv_frames, iv_concealed;
+	uint64_t iv_recovered;
 
 	/* the user's side (tui): mute, and the meters */
 	bool muted;
@@ -402,6 +405,7 @@ static size_t play_one(struct media *m, uint64_t now)
 		m->out_started = true;
 		m->frames++;
 		m->concealed += r.concealed;
+		m->recovered += r.recovered;
 	}
 	output(m, m->pcm, n);
 	if (m->peer_bye && !m->peer_ended) {
@@ -533,6 +537,7 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 	m->bitrate = m->cur_bitrate = rate;
 	m->min_bitrate = floor;
 	m->cbr = cfg->cbr;
+	m->fec_pinned = cfg->fec_pinned;
 	m->rtt_ms = NAN;
 	char why[512];
 	int rc = -ENOMEM;
@@ -570,6 +575,15 @@ int media_open(struct media **out, struct event_base *base, const struct media_c
 	ec.frame_ms = fms;
 	ec.bitrate = rate;
 	ec.vbr = !cfg->cbr;
+	if (cfg->fec_pinned) {
+		if (cfg->fec_loss_pct < 0 || cfg->fec_loss_pct > 100) {
+			fail(err, errlen, "FEC loss %d %%: use 0..100", cfg->fec_loss_pct);
+			rc = -EINVAL;
+			goto out;
+		}
+		ec.loss_pct = cfg->fec_loss_pct;
+		ec.fec = cfg->fec_loss_pct > 0;
+	}
 	m->loss_pct = m->init_loss_pct = ec.loss_pct;
 	if ((rc = opus_codec_enc_new(&m->enc, &ec, why, sizeof(why))) < 0 ||
 	    (rc = opus_codec_dec_new(&m->dec, why, sizeof(why))) < 0) {
@@ -659,14 +673,15 @@ int media_start(struct media *m, char *err, size_t errlen)
 	m->input_done = m->bye_sent = m->done_reported = false;
 	if (!m->listening)
 		rx_reset(m);
-	m->bytes_out = m->bytes_in = m->bad = m->frames = m->concealed = 0;
+	m->bytes_out = m->bytes_in = m->bad = m->frames = m->concealed = m->recovered = 0;
 	m->rtt_ms = NAN;
 	m->rtt_sum = m->jb_sum = 0;
 	m->rtt_n = m->jb_n = 0;
 	m->start_us = m->iv_us = now;
 	/* Each call starts from the ceiling; what the last path taught
 	 * says nothing about this one. */
-	struct rate_ctl_cfg rcc = { .min_bps = m->min_bitrate, .max_bps = m->bitrate, .cbr = m->cbr };
+	struct rate_ctl_cfg rcc = { .min_bps = m->min_bitrate, .max_bps = m->bitrate, .cbr = m->cbr,
+				    .fec_pinned = m->fec_pinned };
 	rate_ctl_init(&m->rc, &rcc, m->init_loss_pct, now);
 	apply_rate(m);
 	voice_dsp_reset(m->dsp);
@@ -675,7 +690,7 @@ int media_start(struct media *m, char *err, size_t errlen)
 		audio_dev_get_stats(m->dev, &ds);
 		m->dev_underrun_samples = ds.underrun_samples;
 	}
-	m->iv_bytes_out = m->iv_bytes_in = m->iv_frames = m->iv_concealed = 0;
+	m->iv_bytes_out = m->iv_bytes_in = m->iv_frames = m->iv_concealed = m->iv_recovered = 0;
 	if (m->dev) {
 		/* The stream runs from the first call to exit: stopping it
 		 * drains the driver, which can block on a stalled sound server
@@ -784,6 +799,7 @@ void media_interval_stats(struct media *m, struct media_stats *st)
 		.jitter_ms = rx ? rxstats_jitter_ms(&m->rx) : NAN,
 		.jb_ms = NAN,
 		.concealed_pct = pct(m->concealed - m->iv_concealed, m->frames - m->iv_frames),
+		.recovered_pct = pct(m->recovered - m->iv_recovered, m->frames - m->iv_frames),
 		.kbps_out = kbps(m->bytes_out - m->iv_bytes_out, now - m->iv_us),
 		.kbps_in = kbps(m->bytes_in - m->iv_bytes_in, now - m->iv_us),
 		.bad_packets = m->bad,
@@ -800,6 +816,7 @@ void media_interval_stats(struct media *m, struct media_stats *st)
 	m->iv_bytes_in = m->bytes_in;
 	m->iv_frames = m->frames;
 	m->iv_concealed = m->concealed;
+	m->iv_recovered = m->recovered;
 }
 
 void media_call_stats(const struct media *m, struct media_stats *st)
@@ -814,6 +831,7 @@ void media_call_stats(const struct media *m, struct media_stats *st)
 		.jitter_ms = rx ? rxstats_jitter_ms(&m->rx) : NAN,
 		.jb_ms = m->jb_n ? m->jb_sum / m->jb_n : NAN,
 		.concealed_pct = pct(m->concealed, m->frames),
+		.recovered_pct = pct(m->recovered, m->frames),
 		.kbps_out = kbps(m->bytes_out, span),
 		.kbps_in = kbps(m->bytes_in, span),
 		.bad_packets = m->bad,

@@ -311,6 +311,28 @@ int opus_codec_decode_fec(struct opus_codec_dec *dec, const uint8_t *next, size_
 			  "FEC decode");
 }
 
+bool opus_codec_has_fec(const uint8_t *pkt, size_t len)
+{
+	const unsigned char *frames[48];
+	opus_int16 size[48];
+
+	/* TOC configs 0..11 are SILK-only, 12..15 hybrid, 16..31 CELT. */
+	if (!pkt || len == 0 || len > INT32_MAX || (pkt[0] >> 3) >= 16)
+		return false;
+	int fs = opus_packet_get_samples_per_frame(pkt, OPUS_CODEC_RATE);
+	int nb = fs > 960 ? fs / 960 : 1; /* SILK frames of 20 ms in one Opus frame */
+	int ch = opus_packet_get_nb_channels(pkt);
+	if (opus_packet_parse(pkt, (opus_int32)len, NULL, frames, size, NULL) <= 0 || size[0] == 0)
+		return false;
+	/* The SILK header opens the range coder: one VAD flag per 20 ms
+	 * frame, then the LBRR flag, each coded with probability 1/2, so
+	 * they are the first bits of the first frame's bytes. */
+	bool lbrr = (frames[0][0] >> (7 - nb)) & 1;
+	if (ch == 2)
+		lbrr = lbrr || ((frames[0][0] >> (6 - 2 * nb)) & 1);
+	return lbrr;
+}
+
 int opus_codec_conceal(struct opus_codec_dec *dec, int16_t *pcm, size_t nsamples)
 {
 	int rc = check_span(dec, pcm, nsamples);

@@ -33,7 +33,11 @@ static size_t decode(struct opus_codec_dec *dec, size_t frame_samples, const str
 		break;
 	case JBUF_FEC:
 		n = opus_codec_decode_fec(dec, o->data, o->len, pcm, want);
-		res->concealed = true;
+		/* Without LBRR data in the next packet libopus conceals. */
+		if (n >= 0 && opus_codec_has_fec(o->data, o->len))
+			res->recovered = true;
+		else if (n >= 0)
+			res->concealed = true;
 		break;
 	case JBUF_CONCEAL:
 		res->concealed = true;
@@ -50,8 +54,7 @@ static size_t decode(struct opus_codec_dec *dec, size_t frame_samples, const str
 			memset(pcm, 0, want * sizeof(int16_t));
 			n = (int)want;
 		}
-		if (o->kind == JBUF_FRAME)
-			res->concealed = true;
+		res->concealed = o->kind != JBUF_DTX;
 	}
 	return (size_t)n;
 }
@@ -65,7 +68,7 @@ size_t playout_next(struct jbuf *jb, struct opus_codec_dec *dec, size_t frame_sa
 	res->kind = o.kind;
 	size_t n = decode(dec, frame_samples, &o, pcm, res);
 	if (o.kind != JBUF_SILENCE && o.adjust != 0 && (o.adjust < 0 || may_grow)) {
-		bool quiet = res->concealed || o.kind == JBUF_DTX ||
+		bool quiet = res->concealed || res->recovered || o.kind == JBUF_DTX ||
 			     energy(pcm, n) < QUIET_RMS * QUIET_RMS;
 		int16_t tmp[PLAYOUT_MAX_SAMPLES];
 		/* A small deficit in speech waits for a quiet frame or for the

@@ -25,7 +25,7 @@ static const struct {
 	{ "secured", { "peer", "sas", "peer_key", "key" } },
 	{ "connected", { "peer", "path", "remote", "setup_ms", "path_ms", "method", "encrypted", "sas" } },
 	{ "ended", { "peer", "reason", "duration_s", "status" } },
-	{ "stats", { "rtt_ms", "loss_pct", "jitter_ms", "jb_ms", "concealed_pct", "kbps_out", "kbps_in", "target_kbps", "fec_loss_pct", "bad_packets" } },
+	{ "stats", { "rtt_ms", "loss_pct", "jitter_ms", "jb_ms", "concealed_pct", "recovered_pct", "kbps_out", "kbps_in", "target_kbps", "fec_loss_pct", "bad_packets" } },
 	{ "path", { "path", "remote", "method" } },
 	{ "disconnected", { "reason", "retry_in_s" } },
 	{ "error", { "message" } },

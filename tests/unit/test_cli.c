@@ -105,6 +105,18 @@ START_TEST(voice_options)
 	ck_assert_int_eq(PARSE("--min-bitrate", "5000", "a@h"), -EINVAL);
 	ck_assert_int_eq(PARSE("--no-audio", "--no-aec", "a@h"), -EINVAL);
 	ck_assert_int_eq(PARSE("--serve", "--no-ns"), -EINVAL);
+	/* --fec-loss: adaptive unless given; 0..50, 0 is "no FEC" */
+	ck_assert(!c.fec_pinned);
+	ck_assert_int_eq(PARSE("--fec-loss", "0", "a@h", "b"), 0);
+	ck_assert(c.fec_pinned && c.fec_loss == 0);
+	ck_assert_int_eq(PARSE("--fec-loss=50", "a@h", "b"), 0);
+	ck_assert(c.fec_pinned && c.fec_loss == 50);
+	ck_assert_int_eq(PARSE("--fec-loss", "51", "a@h"), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "--fec-loss"));
+	ck_assert_int_eq(PARSE("--fec-loss", "-1", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--fec-loss", "5%", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--fec-loss", "10", "--no-audio", "a@h"), -EINVAL);
+	ck_assert_int_eq(PARSE("--serve", "--fec-loss", "10"), -EINVAL);
 }
 END_TEST
 

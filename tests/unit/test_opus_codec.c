@@ -239,10 +239,18 @@ START_TEST(test_fec_beats_plc)
 	ck_assert_int_eq(opus_codec_dec_new(&ref, NULL, 0), 0);
 	ck_assert_int_eq(opus_codec_dec_new(&plc, NULL, 0), 0);
 	ck_assert_int_eq(opus_codec_dec_new(&fec, NULL, 0), 0);
+	int with_fec = 0;
 	for (int k = 0; k < NFRAMES; k++) {
 		lens[k] = opus_codec_encode(enc, in + k * FS, FS, pkts[k], OPUS_CODEC_MAX_PACKET);
 		ck_assert_int_gt(lens[k], 0);
+		with_fec += opus_codec_has_fec(pkts[k], (size_t)lens[k]);
 	}
+	/* opus_codec_has_fec sees the LBRR data: in most packets of this
+	 * voice with FEC on (the first has nothing to protect), none off. */
+	if (_i == 0)
+		ck_assert_int_ge(with_fec, NFRAMES / 2);
+	else
+		ck_assert_int_eq(with_fec, 0);
 	for (int k = 0; k < NFRAMES; k++) {
 		bool lost = k > 10 && k % 7 == 0 && k + 1 < NFRAMES;
 		int16_t *r = o_ref + k * FS, *p = o_plc + k * FS, *f = o_fec + k * FS;
@@ -274,6 +282,12 @@ START_TEST(test_fec_beats_plc)
 	else
 		ck_assert_msg(snr_fec < snr_plc + 1, "no FEC data, yet %.1f dB vs PLC %.1f dB",
 			      snr_fec, snr_plc);
+
+	/* Not Opus with FEC: nothing, one byte, a CELT-only TOC (config 31). */
+	static const uint8_t celt[] = { 31 << 3, 0xff, 0xff, 0xff };
+	ck_assert(!opus_codec_has_fec(NULL, 0));
+	ck_assert(!opus_codec_has_fec(pkts[20], 0));
+	ck_assert(!opus_codec_has_fec(celt, sizeof(celt)));
 
 	/* Bad spans for PLC/FEC. */
 	ck_assert_int_eq(opus_codec_conceal(plc, o_plc, 100), -EINVAL);

@@ -185,6 +185,24 @@ START_TEST(adapting_beats_a_fixed_rate_on_a_bottleneck)
 }
 END_TEST
 
+/* --fec-loss: the FEC stays where it was pinned through a loss step (0
+ * included: no FEC at all), while the bitrate still adapts. */
+START_TEST(pinned_fec_does_not_follow)
+{
+	for (int pin = 0; pin <= 20; pin += 20) {
+		struct rate_ctl rc;
+		struct rate_ctl_cfg c = { .min_bps = 12000, .max_bps = 32000, .fec_pinned = true };
+		ck_assert_int_eq(rate_ctl_init(&rc, &c, pin, 0), 0);
+		for (int t = 1; t <= 30; t++) {
+			rate_ctl_report(&rc, t * S, t > 10 && t <= 20 ? 0.10 : 0.0, 40.0);
+			ck_assert_int_eq(at(&rc).fec_loss_pct, pin);
+			if (t == 20)
+				ck_assert_int_eq(at(&rc).bitrate, 12000);
+		}
+	}
+}
+END_TEST
+
 Suite *rate_ctl_suite(void)
 {
 	Suite *s = suite_create("rate_ctl");
@@ -196,6 +214,7 @@ Suite *rate_ctl_suite(void)
 	tcase_add_test(c, rtt_rise_steps_down);
 	tcase_add_test(c, cbr_coarse_levels_held);
 	tcase_add_test(c, adapting_beats_a_fixed_rate_on_a_bottleneck);
+	tcase_add_test(c, pinned_fec_does_not_follow);
 	suite_add_tcase(s, c);
 	return s;
 }
