@@ -7,7 +7,12 @@
  *   - congested (loss >= RATE_CTL_LOSS_HIGH_PCT, or the RTT above
  *     RATE_CTL_RTT_HIGH_MS, or RATE_CTL_RTT_RISE_MS above the smallest RTT
  *     seen, i.e. a queue is building): the bitrate steps down by a quarter,
- *     at most once per RATE_CTL_DOWN_HOLD_US, never below min_bps;
+ *     at most once per RATE_CTL_DOWN_HOLD_US, never below min_bps; and
+ *     on loss alone (the RTT not high) never below RATE_CTL_FEC_FLOOR: loss
+ *     without a growing queue may well be random (radio, a bad link),
+ *     fewer bits would not make it less, and below that rate libopus (1.3)
+ *     drops its in-band FEC at 10 % loss (CBR; 18 kbit/s VBR), which is
+ *     what repairs random loss;
  *   - clean (loss < RATE_CTL_LOSS_LOW_PCT and the RTT not high) for
  *     RATE_CTL_UP_AFTER_US since the last congested report, and
  *     RATE_CTL_DOWN_HOLD_US since the last change: it creeps up by a
@@ -40,6 +45,7 @@
 #define RATE_CTL_UP_AFTER_US   4000000ull
 #define RATE_CTL_CBR_HOLD_US   8000000ull
 #define RATE_CTL_DEFAULT_MIN   12000
+#define RATE_CTL_FEC_FLOOR     20000
 
 struct rate_ctl_cfg {
 	int min_bps, max_bps;   /* 6000 <= min <= max */

@@ -64,6 +64,22 @@ static void set_rate(struct rate_ctl *rc, int bps, uint64_t now_us)
 	rc->changed_once = true;
 }
 
+/* The FEC floor within the configured range. */
+static int fec_floor(const struct rate_ctl *rc)
+{
+	int f = RATE_CTL_FEC_FLOOR;
+	return f < rc->cfg.min_bps ? rc->cfg.min_bps : f > rc->cfg.max_bps ? rc->cfg.max_bps : f;
+}
+
+/* Down to BPS, but not below FLOOR (and never up). */
+static void step_down(struct rate_ctl *rc, int bps, int floor, uint64_t now_us)
+{
+	if (bps < floor)
+		bps = floor;
+	if (bps < rc->bitrate)
+		set_rate(rc, bps, now_us);
+}
+
 void rate_ctl_report(struct rate_ctl *rc, uint64_t now_us, double loss_frac, double rtt_ms)
 {
 	if (!rc)
@@ -90,6 +106,8 @@ void rate_ctl_report(struct rate_ctl *rc, uint64_t now_us, double loss_frac, dou
 			   rtt_ms > rc->min_rtt_ms + RATE_CTL_RTT_RISE_MS;
 	}
 	bool congested = loss >= RATE_CTL_LOSS_HIGH_PCT || rtt_high;
+	/* Loss alone keeps enough bits for FEC (rate_ctl.h). */
+	int floor = rtt_high ? rc->cfg.min_bps : fec_floor(rc);
 	bool clean = loss < RATE_CTL_LOSS_LOW_PCT && !rtt_high;
 	uint64_t since_change = now_us - rc->last_change_us;
 	uint64_t since_down = now_us - rc->last_down_us;
@@ -102,14 +120,14 @@ void rate_ctl_report(struct rate_ctl *rc, uint64_t now_us, double loss_frac, dou
 		if (rc->changed_once && since_change < RATE_CTL_CBR_HOLD_US)
 			return;
 		if (congested)
-			set_rate(rc, cbr_level(rc, -1), now_us);
+			step_down(rc, cbr_level(rc, -1), floor, now_us);
 		else if (clean && since_bad >= RATE_CTL_CBR_HOLD_US)
 			set_rate(rc, cbr_level(rc, +1), now_us);
 		return;
 	}
 	if (congested) {
 		if (!rc->downs || since_down >= RATE_CTL_DOWN_HOLD_US)
-			set_rate(rc, rc->bitrate * 3 / 4, now_us);
+			step_down(rc, rc->bitrate * 3 / 4, floor, now_us);
 	} else if (clean && since_bad >= RATE_CTL_UP_AFTER_US &&
 		   since_change >= RATE_CTL_DOWN_HOLD_US) {
 		int step = rc->bitrate / 10 > 1000 ? rc->bitrate / 10 : 1000;
