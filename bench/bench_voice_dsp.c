@@ -156,7 +156,7 @@ static double interp(const double *x, size_t nx, double t)
 
 static void drift(void)
 {
-	static const double ppm[] = { 0, 20, 50, -50, 100, -100, 300, -300 };
+	static const double ppm[] = { 0, 20, 50, -50, 100, -100, 300, -300, 1000 };
 	size_t nm = 20 * (size_t)RATE, nsp = nm + RATE;
 	double *far = calloc(nsp, sizeof(double)), *echo = calloc(nsp, sizeof(double));
 	double *mecho = calloc(nm, sizeof(double)), *noise = calloc(nm, sizeof(double));

@@ -13,10 +13,15 @@
  *
  * So snapshots of the impulse response (every ~250 ms) are compared with
  * the previous one: the lag of their cross-correlation peak (parabolic
- * interpolation between integer lags) is how far the echo slid. Only
- * snapshots alike in shape count (normalised correlation >= 0.9): while
- * the filter converges or re-learns a changed room the response changes
- * shape, not place. The slide rate drives a frequency-locked loop whose
+ * interpolation of the correlation between integer lags) is how far the
+ * echo slid. Only snapshots somewhat alike in shape count (normalised
+ * correlation >= 0.5): while the filter first converges or re-learns a
+ * changed room the response changes shape, not place. (Not stricter: a
+ * filter that cannot keep up with a fast drift re-learns the echo in
+ * jumps, and those jumps are the drift.) Frozen snapshots (no far end,
+ * so no adaptation) count as no slide; the filter catches up later, so on
+ * average the slides still add up to the drift. The slide rate drives a
+ * frequency-locked loop whose
  * output is the ratio at which to read the reference: reference samples
  * per microphone sample (1/(1 + e) when settled). Until the drift is
  * clearly measured (ECHO_DRIFT_ENGAGE_PPM) the ratio is exactly 1, so a

@@ -44,7 +44,9 @@
  * timestamps of the calls are quantised the same way by the event loop.
  * The echo says it within seconds: with compensation the drifted cases
  * lock within ~5 s and then cancel as deeply as one clock (test_voice_dsp
- * echo_drift: +-50, +-100 ppm; +300 ppm locks after ~18 s). Until a drift
+ * echo_drift: +-50, +-100 ppm, also with bursty calls; +-300 ppm locks
+ * after ~8 s on a synthetic talker, ~17 s on espeak, whose filter keeps up
+ * worse; 1000 ppm never, the filter converges on nothing). Until a drift
  * of ECHO_DRIFT_ENGAGE_PPM is measured the reference is a plain copy. The
  * reference passes 16 samples later than it is played,
  * whether compensated or not, so that the interpolator never needs a
