@@ -88,7 +88,7 @@ static double slide(const float *h, const float *prev, size_t n)
 	if (!(eh > 0) || !(ep > 0))
 		return NAN;
 	double c[2 * ECHO_DRIFT_MAX_LAG + 1];
-	int best = 0;
+	int best = -ECHO_DRIFT_MAX_LAG;
 	for (int l = -ECHO_DRIFT_MAX_LAG; l <= ECHO_DRIFT_MAX_LAG; l++) {
 		c[l + ECHO_DRIFT_MAX_LAG] = xcorr(h, prev, n, l);
 		if (c[l + ECHO_DRIFT_MAX_LAG] > c[best + ECHO_DRIFT_MAX_LAG])
