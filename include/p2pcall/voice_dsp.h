@@ -32,25 +32,29 @@
  * clocks, 10..100 ppm apart: the echo path then slides (2.4 samples a
  * second at 50 ppm), and a linear canceller chasing it loses most of its
  * depth (measured, espeak far end, from 8 s: 42 dB with one clock, 14 dB
- * at 50 ppm, 9 dB at 100, 6 dB at 300). The reference is therefore read
- * from the FIFO at a ratio (reference samples per microphone sample)
- * through a 32-tap windowed sinc, set by echo_drift.h from the filter's
- * own impulse response: every 250 ms a snapshot is compared with the last
- * and its slide, to a fraction of a sample, drives a frequency-locked
- * loop. Chosen by measurement over the FIFO level (the lead's option a):
- * the FIFO is filled and drained in whole device periods, so its level
- * shows a drift of a few samples a second only once it has added up to a
- * whole period (at 100 ppm and 10 ms periods, ~100 s), and wall-clock
- * timestamps of the calls are quantised the same way by the event loop.
- * The echo says it within seconds: with compensation the drifted cases
- * lock within ~5 s and then cancel as deeply as one clock (test_voice_dsp
- * echo_drift: +-50, +-100 ppm, also with bursty calls; +-300 ppm locks
- * after ~8 s on a synthetic talker, ~17 s on espeak, whose filter keeps up
- * worse; 1000 ppm never, the filter converges on nothing). Until a drift
- * of ECHO_DRIFT_ENGAGE_PPM is measured the reference is a plain copy. The
- * reference passes 16 samples later than it is played,
- * whether compensated or not, so that the interpolator never needs a
- * sample not yet played; that 0.33 ms is part of the echo path.
+ * at 50 ppm, 9 dB at 100, 6 dB at 300). So the reference is read from
+ * the FIFO at a ratio (reference samples per microphone sample) through a
+ * 32-tap Kaiser-windowed sinc, and echo_drift.h sets the ratio from the
+ * canceller's own impulse response: every 250 ms a snapshot is compared
+ * with the last, and its slide, to a hundredth of a sample, drives a
+ * frequency-locked loop. Chosen by measurement over the FIFO level: the
+ * FIFO is filled and drained in whole device periods, so its level shows
+ * a drift of a few samples a second only once it has added up to a whole
+ * period (at 100 ppm and 10 ms periods, ~100 s), and the times of the
+ * calls are quantised the same way by the event loop. The echo shows it
+ * within seconds: compensated, +-50 and +-100 ppm lock within ~5 s and
+ * then cancel as deeply as one clock, also with bursty calls
+ * (test_voice_dsp echo_drift); +-300 ppm locks after ~8 s on a synthetic
+ * talker, ~17 s on espeak; 1000 ppm never (the filter never converges
+ * enough to show where the echo is). With no far-end speech there is
+ * nothing to measure and the ratio holds. Until a drift of
+ * ECHO_DRIFT_ENGAGE_PPM is measured the reference is a plain copy, so
+ * with one clock nothing changes. Compensated or not, the reference
+ * passes 16 samples (0.33 ms) later than it was handed over, so that the
+ * interpolator never needs a sample not yet played: that is part of the
+ * echo path too. The drift tracking costs ~0.2 ms every 250 ms (an
+ * inverse FFT of the filter and a cross-correlation), the interpolation
+ * ~15 us per 10 ms block once engaged.
  *
  * Frames. frame_samples may be any multiple of VOICE_DSP_BLOCK (10 ms)
  * up to 60 ms, so each Opus frame size (10/20/40/60 ms) passes as is;

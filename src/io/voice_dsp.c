@@ -42,7 +42,10 @@ struct voice_dsp {
 	struct echo_drift *drift;
 	double ratio;                   /* reference samples per capture sample */
 	double frac;                    /* read position after head, [0, 1) */
-	float (*sinc)[SINC_TAPS];       /* [SINC_PHASES + 1]; NULL until needed */
+	float (*sinc)[SINC_TAPS];       /* [SINC_PHASES + 1] */
+	/* A block's reference span: at most 2 * VOICE_DSP_BLOCK, as the
+	 * ratio stays within ECHO_DRIFT_MAX_PPM of 1. */
+	float span[2 * VOICE_DSP_BLOCK + SINC_TAPS];
 	int32_t *ir;                    /* the canceller's impulse response */
 	float *irf;
 	size_t ir_taps;
@@ -71,6 +74,35 @@ static bool cfg_ok(const struct voice_dsp_cfg *c)
 	       c->ns_db < 0 && c->ns_db >= -90 &&
 	       c->agc_dbfs >= -45 && c->agc_dbfs <= -AGC_CAL_DB &&
 	       c->agc_max_gain_db >= 0 && c->agc_max_gain_db <= 60;
+}
+
+/* The windowed sinc, by phase: sinc[p][m] weighs the sample m - SINC_HALF
+ * + 1 places from the one under the read position t, of fraction p /
+ * SINC_PHASES, for the value at t - SINC_HALF. Cut off at Nyquist, so
+ * that phase 0 is a plain copy (every other tap a zero of the sinc);
+ * Kaiser window, beta 8. */
+static double bessel_i0(double x)
+{
+	double s = 1, t = 1;
+	for (int k = 1; k < 40; k++) {
+		t *= (x / (2 * k)) * (x / (2 * k));
+		s += t;
+	}
+	return s;
+}
+
+static void sinc_fill(float (*tab)[SINC_TAPS])
+{
+	const double beta = 8;
+	for (int p = 0; p <= SINC_PHASES; p++) {
+		double frac = (double)p / SINC_PHASES;
+		for (int m = 0; m < SINC_TAPS; m++) {
+			double x = frac + SINC_HALF - 1 - m;
+			double w = x / SINC_HALF;
+			double win = fabs(w) >= 1 ? 0 : bessel_i0(beta * sqrt(1 - w * w)) / bessel_i0(beta);
+			tab[p][m] = (float)(x == 0 ? 1 : (p == 0 ? 0 : sin(M_PI * x) / (M_PI * x) * win));
+		}
+	}
 }
 
 /* Settings of the preprocessor that survive a reset. */
@@ -128,8 +160,10 @@ int voice_dsp_new(struct voice_dsp **out, const struct voice_dsp_cfg *cfg)
 		d->ratio = 1.0;
 		if (!(d->ir = calloc(d->ir_taps, sizeof(*d->ir))) ||
 		    !(d->irf = calloc(d->ir_taps, sizeof(*d->irf))) ||
-		    echo_drift_new(&d->drift, d->ir_taps) < 0)
+		    echo_drift_new(&d->drift, d->ir_taps) < 0 ||
+		    !(d->sinc = malloc((SINC_PHASES + 1) * sizeof(*d->sinc))))
 			goto out;
+		sinc_fill(d->sinc);
 	}
 	if (cfg->ns || cfg->agc) {
 		if (!(d->pre = speex_preprocess_state_init(VOICE_DSP_BLOCK, VOICE_DSP_RATE)))
@@ -212,35 +246,6 @@ int voice_dsp_playback(struct voice_dsp *d, const int16_t *far, size_t n)
 	return 0;
 }
 
-/* The windowed sinc, by phase: sinc[p][m] weighs the sample m - SINC_HALF
- * + 1 places from the one under the read position t, of fraction p /
- * SINC_PHASES, for the value at t - SINC_HALF. Cut off at Nyquist, so
- * that phase 0 is a plain copy (every other tap a zero of the sinc);
- * Kaiser window, beta 8. */
-static double bessel_i0(double x)
-{
-	double s = 1, t = 1;
-	for (int k = 1; k < 40; k++) {
-		t *= (x / (2 * k)) * (x / (2 * k));
-		s += t;
-	}
-	return s;
-}
-
-static void sinc_fill(float (*tab)[SINC_TAPS])
-{
-	const double beta = 8;
-	for (int p = 0; p <= SINC_PHASES; p++) {
-		double frac = (double)p / SINC_PHASES;
-		for (int m = 0; m < SINC_TAPS; m++) {
-			double x = frac + SINC_HALF - 1 - m;
-			double w = x / SINC_HALF;
-			double win = fabs(w) >= 1 ? 0 : bessel_i0(beta * sqrt(1 - w * w)) / bessel_i0(beta);
-			tab[p][m] = (float)(x == 0 ? 1 : (p == 0 ? 0 : sin(M_PI * x) / (M_PI * x) * win));
-		}
-	}
-}
-
 static int16_t ring_at(const struct voice_dsp *d, long rel)
 {
 	/* rel >= -SINC_TAPS: the history behind head is kept. */
@@ -257,7 +262,7 @@ static const int16_t *take_ref(struct voice_dsp *d)
 	size_t need = (size_t)last + 1, adv = (size_t)end;
 	if (adv > need)
 		need = adv;
-	if (d->len < need) {
+	if (d->len < need || need > 2 * VOICE_DSP_BLOCK) {
 		memset(d->ref, 0, sizeof(d->ref));
 		d->st.ref_missing++;
 		return d->ref;
@@ -266,14 +271,19 @@ static const int16_t *take_ref(struct voice_dsp *d)
 		for (size_t j = 0; j < VOICE_DSP_BLOCK; j++)
 			d->ref[j] = ring_at(d, (long)j - SINC_HALF);
 	} else {
+		/* The span the block reads, unwrapped: x[k] is the sample
+		 * k - SINC_TAPS + 1 places from head. */
+		size_t span = need + SINC_TAPS - 1;
+		for (size_t k = 0; k < span; k++)
+			d->span[k] = ring_at(d, (long)k - SINC_TAPS + 1);
 		for (size_t j = 0; j < VOICE_DSP_BLOCK; j++) {
 			double t = d->frac + (double)j * d->ratio;
-			long i = (long)t;
+			size_t i = (size_t)t;
 			const float *w = d->sinc[(size_t)((t - (double)i) * SINC_PHASES + 0.5)];
-			long base = i - SINC_TAPS + 1;
+			const float *x = d->span + i;
 			float acc = 0;
 			for (int m = 0; m < SINC_TAPS; m++)
-				acc += w[m] * ring_at(d, base + m);
+				acc += w[m] * x[m];
 			long v = lrintf(acc);
 			d->ref[j] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
 		}
@@ -295,11 +305,6 @@ static void track_drift(struct voice_dsp *d)
 	for (size_t i = 0; i < d->ir_taps; i++)
 		d->irf[i] = (float)d->ir[i];
 	double r = echo_drift_update(d->drift, d->irf, d->st.captured * VOICE_DSP_BLOCK);
-	if (r != 1.0 && !d->sinc) {
-		if (!(d->sinc = malloc((SINC_PHASES + 1) * sizeof(*d->sinc))))
-			return; /* stays uncompensated; tried again next time */
-		sinc_fill(d->sinc);
-	}
 	d->ratio = r;
 }
 
