@@ -17,6 +17,12 @@
  * jumps of a filter that cannot follow 100 ppm on a synthetic talker and
  * never locked; 0.5 locks it in ~5 s. */
 #define MIN_CORR 0.5
+/* The correlation between integer lags: Hann-windowed sinc over
+ * +-REFINE_HALF lags, evaluated at 1/(2 REFINE_STEPS) tap steps. */
+#define REFINE_HALF 8
+#define REFINE_STEPS 32
+#define WIN_BEFORE 256
+#define WIN_AFTER 768
 /* Don't measure over less than this many microphone samples. */
 #define MIN_SPAN 4800
 
@@ -29,6 +35,9 @@ struct echo_drift {
 	double applied;       /* the ratio returned last: in use since prev */
 	int engaged;
 	struct echo_drift_stats st;
+	/* refine[k][j]: the weight of lag best + j - REFINE_HALF for the
+	 * value at best + (k - REFINE_STEPS) / (2 REFINE_STEPS). */
+	double refine[2 * REFINE_STEPS + 1][2 * REFINE_HALF + 1];
 };
 
 int echo_drift_new(struct echo_drift **out, size_t taps)
@@ -46,6 +55,13 @@ int echo_drift_new(struct echo_drift **out, size_t taps)
 		return -ENOMEM;
 	}
 	x->taps = taps;
+	for (int k = 0; k <= 2 * REFINE_STEPS; k++) {
+		for (int j = 0; j <= 2 * REFINE_HALF; j++) {
+			double u = (double)(k - REFINE_STEPS) / (2 * REFINE_STEPS) - (j - REFINE_HALF);
+			x->refine[k][j] = u == 0 ? 1 :
+				sin(M_PI * u) / (M_PI * u) * (0.5 + 0.5 * cos(M_PI * u / (REFINE_HALF + 1)));
+		}
+	}
 	echo_drift_reset(x);
 	*out = x;
 	return 0;
@@ -81,9 +97,21 @@ static double xcorr(const float *a, const float *b, size_t n, int lag)
 }
 
 /* How far h slid from prev, in taps (later +), or NAN if they differ in
- * shape or hold nothing. */
-static double slide(const float *h, const float *prev, size_t n)
+ * shape or hold nothing. Only the part around prev's strongest tap is
+ * compared (WIN_BEFORE + WIN_AFTER taps): the direct sound and the early
+ * reflections, which slide as the rest does and are learned best; the
+ * rest of the filter is mostly misadjustment noise, and comparing it all
+ * would cost ten times as much. */
+static double slide(const float *h_all, const float *prev_all, size_t n_all,
+		    const double (*refine)[2 * REFINE_HALF + 1])
 {
+	size_t pk = 0;
+	for (size_t i = 1; i < n_all; i++)
+		if (fabsf(prev_all[i]) > fabsf(prev_all[pk]))
+			pk = i;
+	size_t lo = pk > WIN_BEFORE ? pk - WIN_BEFORE : 0;
+	size_t n = n_all - lo < WIN_BEFORE + WIN_AFTER ? n_all - lo : WIN_BEFORE + WIN_AFTER;
+	const float *h = h_all + lo, *prev = prev_all + lo;
 	double eh = xcorr(h, h, n, 0), ep = xcorr(prev, prev, n, 0);
 	if (!(eh > 0) || !(ep > 0))
 		return NAN;
@@ -98,18 +126,16 @@ static double slide(const float *h, const float *prev, size_t n)
 	 * is band-limited too, so it is interpolated (Hann-windowed sinc
 	 * over +-8 lags) and its peak looked for in 1/64 tap steps. */
 	double peak = c[best + ECHO_DRIFT_MAX_LAG], at = best;
-	for (int k = -32; k <= 32; k++) {
-		double t = best + k / 64.0, v = 0;
-		for (int l = best - 8; l <= best + 8; l++) {
+	for (int k = -REFINE_STEPS; k <= REFINE_STEPS; k++) {
+		double v = 0;
+		for (int l = best - REFINE_HALF; l <= best + REFINE_HALF; l++) {
 			if (l < -ECHO_DRIFT_MAX_LAG || l > ECHO_DRIFT_MAX_LAG)
 				continue;
-			double u = t - l;
-			double w = u == 0 ? 1 : sin(M_PI * u) / (M_PI * u) * (0.5 + 0.5 * cos(M_PI * u / 9));
-			v += w * c[l + ECHO_DRIFT_MAX_LAG];
+			v += refine[k + REFINE_STEPS][l - best + REFINE_HALF] * c[l + ECHO_DRIFT_MAX_LAG];
 		}
 		if (v > peak) {
 			peak = v;
-			at = t;
+			at = best + (double)k / (2 * REFINE_STEPS);
 		}
 	}
 	if (peak / sqrt(eh * ep) < MIN_CORR || best == -ECHO_DRIFT_MAX_LAG || best == ECHO_DRIFT_MAX_LAG)
@@ -124,7 +150,7 @@ double echo_drift_update(struct echo_drift *x, const float *h, uint64_t mic_pos)
 	x->st.snapshots++;
 	if (x->have_prev && mic_pos > x->prev_pos && mic_pos - x->prev_pos < MIN_SPAN)
 		return echo_drift_ratio(x); /* too soon: keep the older one */
-	double s = x->have_prev && mic_pos > x->prev_pos ? slide(h, x->prev, x->taps) : NAN;
+	double s = x->have_prev && mic_pos > x->prev_pos ? slide(h, x->prev, x->taps, x->refine) : NAN;
 	if (!isnan(s)) {
 		/* Read at ratio r, the echo slides by r - 1/(1 + e) taps
 		 * per microphone sample: so each slide measures the ratio
