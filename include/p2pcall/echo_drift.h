@@ -12,27 +12,30 @@
  * is where the two clocks meet, to a fraction of a sample.
  *
  * So snapshots of the impulse response (every ~250 ms) are compared with
- * the previous one: the lag of their cross-correlation peak (parabolic
- * interpolation of the correlation between integer lags) is how far the
- * echo slid. Only snapshots somewhat alike in shape count (normalised
- * correlation >= 0.5): while the filter first converges or re-learns a
- * changed room the response changes shape, not place. (Not stricter: a
- * filter that cannot keep up with a fast drift re-learns the echo in
- * jumps, and those jumps are the drift.) Frozen snapshots (no far end,
- * so no adaptation) count as no slide; the filter catches up later, so on
- * average the slides still add up to the drift. The slide rate drives a
- * frequency-locked loop whose
- * output is the ratio at which to read the reference: reference samples
- * per microphone sample (1/(1 + e) when settled). Until the drift is
- * clearly measured (ECHO_DRIFT_ENGAGE_PPM) the ratio is exactly 1, so a
- * system without drift is left bit for bit as it was. */
+ * the previous one, around its strongest tap (the direct sound and early
+ * reflections: 1024 taps): the lag of their cross-correlation peak (the
+ * correlation sinc-interpolated between integer lags, to 1/64 tap) is how
+ * far the echo slid. Only snapshots somewhat alike in shape count
+ * (normalised correlation >= 0.5): while the filter first converges or
+ * re-learns a changed room the response changes shape, not place. (Not
+ * stricter: a filter that cannot keep up with a fast drift re-learns the
+ * echo in jumps, and those jumps are the drift.) Frozen snapshots (no far
+ * end, so no adaptation) count as no slide; the filter catches up later,
+ * so on average the slides still add up to the drift. Each slide says
+ * what ratio would have held the echo still; the median of the last three
+ * (one jump of the echo path, a device restarted or the laptop moved, is
+ * no drift) drives a frequency-locked loop whose output is the ratio at
+ * which to read the reference: reference samples per microphone sample
+ * (1/(1 + e) when settled). Until the drift is clearly measured
+ * (ECHO_DRIFT_ENGAGE_PPM) the ratio is exactly 1, so without drift the
+ * reference stays a plain copy. */
 #ifndef P2PCALL_ECHO_DRIFT_H
 #define P2PCALL_ECHO_DRIFT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define ECHO_DRIFT_MAX_LAG 24       /* taps between two snapshots (1000 ppm at 0.5 s) */
+#define ECHO_DRIFT_MAX_LAG 24       /* taps a snapshot may slide (2000 ppm at 250 ms) */
 #define ECHO_DRIFT_ENGAGE_PPM 4.0   /* estimates below this stay 1.0 until engaged */
 #define ECHO_DRIFT_MAX_PPM 2000.0   /* larger estimates are clamped */
 

@@ -44,9 +44,12 @@
  * calls are quantised the same way by the event loop. The echo shows it
  * within seconds: compensated, +-50 and +-100 ppm lock within ~5 s and
  * then cancel as deeply as one clock, also with bursty calls
- * (test_voice_dsp echo_drift); +-300 ppm locks after ~8 s on a synthetic
- * talker, ~17 s on espeak; 1000 ppm never (the filter never converges
- * enough to show where the echo is). With no far-end speech there is
+ * (test_voice_dsp echo_drift), and a jump of the echo path is not taken
+ * for a drift (echo_path_jump). Beyond that it is slow: at +-300 ppm the
+ * filter shows the slide only in occasional jumps, which the tracker
+ * takes for jumps of the echo path, and does not lock within 20 s (it did
+ * in ~8..17 s without that guard); at 1000 ppm the filter never converges
+ * enough to show where the echo is. With no far-end speech there is
  * nothing to measure and the ratio holds. Until a drift of
  * ECHO_DRIFT_ENGAGE_PPM is measured the reference is a plain copy, so
  * with one clock nothing changes. Compensated or not, the reference

@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Loop gain per measurement: the share of the measured slide rate taken
- * into the estimate. The filter follows a moving echo with a lag of about
- * a second, so a snapshot shows the effect of a correction late: 0.3 per
- * 250 ms locks +-100 ppm within ~5 s in test_voice_dsp; 0.5 is as good
- * there, but a gain that grew while the slides kept one way (tried to
- * lock 300 ppm sooner) oscillated. */
+/* Loop gain per measurement: the share of the measured ratio taken into
+ * the estimate. The filter follows a moving echo with a lag of about a
+ * second, so a snapshot shows the effect of a correction late: 0.3 per
+ * 250 ms locks +-100 ppm within ~5 s in test_voice_dsp. 0.5 locks as
+ * well, but lets a small jump of the echo path through the median more
+ * often; a gain that grew while the slides kept one way (to lock 300 ppm
+ * sooner) oscillated. */
 #define LOOP_GAIN 0.3
 /* Snapshots alike enough to compare (see echo_drift.h). 0.8 missed the
  * jumps of a filter that cannot follow 100 ppm on a synthetic talker and
@@ -33,6 +34,8 @@ struct echo_drift {
 	int have_prev;
 	double est;           /* estimated ratio (loop state) */
 	double applied;       /* the ratio returned last: in use since prev */
+	double meas[3];       /* the last ratios measured (ring) */
+	unsigned nmeas;
 	int engaged;
 	struct echo_drift_stats st;
 	/* refine[k][j]: the weight of lag best + j - REFINE_HALF for the
@@ -82,6 +85,7 @@ void echo_drift_reset(struct echo_drift *x)
 	x->have_prev = 0;
 	x->est = 1.0;
 	x->applied = 1.0;
+	x->nmeas = 0;
 	x->engaged = 0;
 	memset(&x->st, 0, sizeof(x->st));
 }
@@ -158,7 +162,15 @@ double echo_drift_update(struct echo_drift *x, const float *h, uint64_t mic_pos)
 		 * these measurements (an exponential average, which is a
 		 * frequency-locked loop once the ratio is applied). */
 		double rate = s / (double)(mic_pos - x->prev_pos);
-		x->est += LOOP_GAIN * (x->applied - rate - x->est);
+		/* The median of the last three measurements: one jump of the
+		 * echo path (a device restarted, the laptop moved) is no
+		 * drift; a drift shows in every measurement. */
+		x->meas[x->nmeas++ % 3] = x->applied - rate;
+		if (x->nmeas >= 3) {
+			double a = x->meas[0], b = x->meas[1], c = x->meas[2];
+			double med = fmax(fmin(a, b), fmin(fmax(a, b), c));
+			x->est += LOOP_GAIN * (med - x->est);
+		}
 		double lim = ECHO_DRIFT_MAX_PPM * 1e-6;
 		if (x->est > 1 + lim)
 			x->est = 1 + lim;

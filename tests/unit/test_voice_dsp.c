@@ -449,8 +449,8 @@ static struct drift_res drift_case(double e, int burst, double settle_s)
  * the figures are those of one clock: so from 8 s at least 30 dB (no
  * drift gives 42) and over the last 3 s at least 35 dB (47), and within
  * 6 dB of the one-clock case; the ratio applied within 2 ppm of the
- * truth, and with one clock none at all. (+300 ppm takes ~17 s to lock
- * here, too late to assert much: bench_voice_dsp shows it.) */
+ * truth, and with one clock none at all. (+-300 ppm does not lock
+ * within 20 s: bench_voice_dsp shows it.) */
 START_TEST(echo_drift)
 {
 	static const double ppm[] = { 0, 50, -50, 100, -100 };
@@ -466,6 +466,66 @@ START_TEST(echo_drift)
 		ck_assert_double_ge(r.last3, 35);
 		ck_assert_double_ge(r.settled, one.settled - 6);
 		ck_assert_double_ge(r.last3, one.last3 - 6);
+	}
+}
+END_TEST
+
+/* One clock, but the echo path jumps by a few samples at 10 s (a device
+ * restarted, the laptop moved): a jump is no drift. The filter re-learns
+ * the echo; the ratio must come back to 1 and the echo go as deep. */
+START_TEST(echo_path_jump)
+{
+	static const long jumps[] = { 3, -8 };
+	for (size_t j = 0; j < sizeof(jumps) / sizeof(jumps[0]); j++) {
+		size_t n = DRIFT_N, t0 = 10 * (size_t)RATE;
+		double *far = calloc(n, sizeof(double)), *e1 = calloc(n, sizeof(double));
+		double *e2 = calloc(n, sizeof(double)), *noise = calloc(n, sizeof(double));
+		int16_t *farq = calloc(n, sizeof(int16_t)), *mic = calloc(n, sizeof(int16_t));
+		int16_t *out = calloc(n, sizeof(int16_t));
+		struct voice_dsp *d;
+		struct voice_dsp_cfg cfg;
+		struct voice_dsp_stats st;
+
+		ck_assert(far && e1 && e2 && noise && farq && mic && out);
+		espeak(far, n, TEXT_FAR " " TEXT_FAR_MORE, -24);
+		ck_assert_uint_eq(dsp_mix16(farq, far, NULL, NULL, n), 0);
+		for (size_t i = 0; i < n; i++)
+			far[i] = farq[i];
+		dsp_echo_path(far, e1, n, ROOM_DELAY, room_h, sizeof(room_h) / sizeof(room_h[0]), ROOM_GAIN);
+		dsp_echo_path(far, e2, n, (size_t)((long)ROOM_DELAY + jumps[j]), room_h,
+			      sizeof(room_h) / sizeof(room_h[0]), ROOM_GAIN);
+		memcpy(e1 + t0, e2 + t0, (n - t0) * sizeof(double));
+		dsp_white(noise, n, 2, -70);
+		ck_assert_uint_eq(dsp_mix16(mic, e1, noise, NULL, n), 0);
+		voice_dsp_cfg_default(&cfg);
+		cfg.agc = false;
+		ck_assert_int_eq(voice_dsp_new(&d, &cfg), 0);
+		for (size_t f = 0; f + 960 <= n; f += 960) {
+			ck_assert_int_eq(voice_dsp_playback(d, farq + f, 960), 0);
+			ck_assert_int_eq(voice_dsp_capture(d, mic + f, out + f), 0);
+		}
+		voice_dsp_get_stats(d, &st);
+		voice_dsp_free(d);
+		size_t l0 = n - 4 * (size_t)RATE;
+		double last = dsp_db(dsp_power(e1 + l0, n - l0) / fmax(dsp_power16(out + l0, n - l0), 1e-3));
+		fprintf(stderr, "voice_dsp echo path jump %+ld samples at 10 s: ERLE last 4 s %.1f dB, "
+			"compensated %+.2f ppm\n  1 s windows:", jumps[j], last, st.drift_ppm);
+		for (size_t w = 0; w + RATE <= n; w += RATE)
+			fprintf(stderr, " %.0f", dsp_db(dsp_power(e1 + w, RATE) / fmax(dsp_power16(out + w, RATE), 1e-3)));
+		fprintf(stderr, "\n");
+		/* Measured: 48 and 52 dB, as without the jump. The filter
+		 * re-learns a jumped echo over a few snapshots, which may
+		 * pass for a drift for a moment (+3: engaged, then back to
+		 * +0.0x ppm); the loop then brings the ratio back. */
+		ck_assert_double_le(fabs(st.drift_ppm), 2);
+		ck_assert_double_ge(last, 35);
+		free(far);
+		free(e1);
+		free(e2);
+		free(noise);
+		free(farq);
+		free(mic);
+		free(out);
 	}
 }
 END_TEST
@@ -834,6 +894,7 @@ Suite *voice_dsp_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, echo_drift);
 	tcase_add_test(tc, echo_drift_bursty);
+	tcase_add_test(tc, echo_path_jump);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("near");
 	tcase_set_timeout(tc, 120);
