@@ -76,9 +76,9 @@ static bool cfg_ok(const struct voice_dsp_cfg *c)
 	       c->agc_max_gain_db >= 0 && c->agc_max_gain_db <= 60;
 }
 
-/* The windowed sinc, by phase: sinc[p][m] weighs the sample m - SINC_HALF
- * + 1 places from the one under the read position t, of fraction p /
- * SINC_PHASES, for the value at t - SINC_HALF. Cut off at Nyquist, so
+/* The windowed sinc, by phase: sinc[p][m] weighs the sample m -
+ * (SINC_TAPS - 1) places from the one under the read position t, of
+ * fraction p / SINC_PHASES, for the value at t - SINC_HALF. Cut off at Nyquist, so
  * that phase 0 is a plain copy (every other tap a zero of the sinc);
  * Kaiser window, beta 8. */
 static double bessel_i0(double x)
@@ -148,6 +148,7 @@ int voice_dsp_new(struct voice_dsp **out, const struct voice_dsp_cfg *cfg)
 	if (!(d = calloc(1, sizeof(*d))))
 		goto out;
 	d->cfg = *cfg;
+	d->ratio = 1.0;
 	if (cfg->aec) {
 		int rate = VOICE_DSP_RATE;
 		int taps = (int)(cfg->tail_ms * (VOICE_DSP_RATE / 1000));
@@ -157,7 +158,6 @@ int voice_dsp_new(struct voice_dsp **out, const struct voice_dsp_cfg *cfg)
 		int n = 0;
 		speex_echo_ctl(d->echo, SPEEX_ECHO_GET_IMPULSE_RESPONSE_SIZE, &n);
 		d->ir_taps = (size_t)n;
-		d->ratio = 1.0;
 		if (!(d->ir = calloc(d->ir_taps, sizeof(*d->ir))) ||
 		    !(d->irf = calloc(d->ir_taps, sizeof(*d->irf))) ||
 		    echo_drift_new(&d->drift, d->ir_taps) < 0 ||

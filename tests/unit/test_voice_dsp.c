@@ -768,6 +768,9 @@ START_TEST(all_off_copies)
 	ck_assert_mem_eq(in, out, sizeof(in));
 	ck_assert_int_eq(voice_dsp_capture(d, out, out), 0);
 	ck_assert_mem_eq(in, out, sizeof(in));
+	struct voice_dsp_stats st;
+	voice_dsp_get_stats(d, &st);
+	ck_assert(st.drift_ppm == 0);
 	voice_dsp_free(d);
 }
 END_TEST
