@@ -26,9 +26,38 @@
  * written to the device, before it is heard, the reference is always
  * early; the device buffering (output queue + output and input latency,
  * minus the FIFO depth) becomes part of the echo path the adaptive filter
- * learns, so it must stay well under tail_ms. Both streams must come from
- * the same clock (one sound card, or one duplex stream): drift between
- * two devices slowly moves the echo out of the filter.
+ * learns, so it must stay well under tail_ms.
+ *
+ * Clock drift. Two sound cards for speaker and microphone run on two
+ * clocks, 10..100 ppm apart: the echo path then slides (2.4 samples a
+ * second at 50 ppm), and a linear canceller chasing it loses most of its
+ * depth (measured, espeak far end, from 8 s: 42 dB with one clock, 14 dB
+ * at 50 ppm, 9 dB at 100, 6 dB at 300). So the reference is read from
+ * the FIFO at a ratio (reference samples per microphone sample) through a
+ * 32-tap Kaiser-windowed sinc, and echo_drift.h sets the ratio from the
+ * canceller's own impulse response: every 250 ms a snapshot is compared
+ * with the last, and its slide, to a hundredth of a sample, drives a
+ * frequency-locked loop. Chosen by measurement over the FIFO level: the
+ * FIFO is filled and drained in whole device periods, so its level shows
+ * a drift of a few samples a second only once it has added up to a whole
+ * period (at 100 ppm and 10 ms periods, ~100 s), and the times of the
+ * calls are quantised the same way by the event loop. The echo shows it
+ * within seconds: compensated, +-50 and +-100 ppm lock within ~5 s and
+ * then cancel as deeply as one clock, also with bursty calls
+ * (test_voice_dsp echo_drift), and a jump of the echo path is not taken
+ * for a drift (echo_path_jump). Beyond that it is slow: at +-300 ppm the
+ * filter shows the slide only in occasional jumps, which the tracker
+ * takes for jumps of the echo path, and does not lock within 20 s (it did
+ * in ~8..17 s without that guard); at 1000 ppm the filter never converges
+ * enough to show where the echo is. With no far-end speech there is
+ * nothing to measure and the ratio holds. Until a drift of
+ * ECHO_DRIFT_ENGAGE_PPM is measured the reference is a plain copy, so
+ * with one clock nothing changes. Compensated or not, the reference
+ * passes 16 samples (0.33 ms) later than it was handed over, so that the
+ * interpolator never needs a sample not yet played: that is part of the
+ * echo path too. The drift tracking costs ~0.2 ms every 250 ms (an
+ * inverse FFT of the filter and a cross-correlation), the interpolation
+ * ~15 us per 10 ms block once engaged.
  *
  * Frames. frame_samples may be any multiple of VOICE_DSP_BLOCK (10 ms)
  * up to 60 ms, so each Opus frame size (10/20/40/60 ms) passes as is;
@@ -104,6 +133,8 @@ struct voice_dsp_stats {
 				 reference (silence used) */
 	uint64_t ref_dropped; /* reference samples dropped: FIFO full */
 	size_t ref_queued;    /* reference samples waiting now */
+	double drift_ppm;     /* clock drift compensated: how much faster the
+				 microphone runs than the speaker (0: none) */
 };
 void voice_dsp_get_stats(const struct voice_dsp *d, struct voice_dsp_stats *st);
 
