@@ -57,8 +57,8 @@ static void teardown(void)
 
 /* A client of user WHO (its own identity and known_peers in DIR) at PORT.
  * EXTRA options first; PEER to call, or NULL to wait. */
-static void client(struct proc *p, const char *who, const char *key_name, int port, const char *peer,
-		   const char *const *extra)
+static void start_client(struct proc *p, const char *who, const char *key_name, int port, const char *peer,
+			 const char *const *extra, bool audio)
 {
 	static char ids[8][160], kps[8][160], idarg[8][128];
 	static int slot;
@@ -66,8 +66,10 @@ static void client(struct proc *p, const char *who, const char *key_name, int po
 	snprintf(ids[k], sizeof(ids[k]), "%s/%s.key", dir, key_name);
 	snprintf(kps[k], sizeof(kps[k]), "%s/%s.known", dir, who);
 	snprintf(idarg[k], sizeof(idarg[k]), "%s@127.0.0.1:%d", who, port);
-	const char *argv[24] = { "--json", "--no-audio", "--identity", ids[k], "--known-peers", kps[k] };
-	int i = 6;
+	const char *argv[24] = { "--json", "--identity", ids[k], "--known-peers", kps[k] };
+	int i = 5;
+	if (!audio)
+		argv[i++] = "--no-audio";
 	for (int j = 0; extra && extra[j]; j++)
 		argv[i++] = extra[j];
 	argv[i++] = idarg[k];
@@ -75,6 +77,13 @@ static void client(struct proc *p, const char *who, const char *key_name, int po
 		argv[i++] = peer;
 	argv[i] = NULL;
 	ck_assert_int_eq(proc_start(p, argv), 0);
+}
+
+/* The same, without audio (most tests need only the call's set-up). */
+static void client(struct proc *p, const char *who, const char *key_name, int port, const char *peer,
+		   const char *const *extra)
+{
+	start_client(p, who, key_name, port, peer, extra, false);
 }
 
 static void expect_event(struct proc *p, const char *event)
@@ -280,6 +289,34 @@ static void copy_media_fields(struct sig_writer *w, const struct sig_msg *from)
 			sig_writer_add(w, from->f[i].key, from->f[i].val);
 }
 
+/* The evil server tells bob that alice calls, under its own key. */
+static void evil_incoming(struct evil *e, const char *commit, const struct sig_msg *media)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "INCOMING");
+	sig_writer_add(&w, "call", "1");
+	sig_writer_add(&w, "from", "alice");
+	sig_writer_add(&w, "seen", "127.0.0.1:9");
+	sig_writer_add(&w, "idkey", e->pk);
+	sig_writer_add(&w, "commit", commit);
+	copy_media_fields(&w, media);
+	evil_send(e->b, &w);
+}
+
+/* The evil server tells alice that bob answered, under its own key. */
+static void evil_accepted(struct evil *e, const char *eph, const char *sig, const struct sig_msg *media)
+{
+	struct sig_writer w;
+	sig_writer_init(&w, "ACCEPTED");
+	sig_writer_add(&w, "call", "1");
+	sig_writer_add(&w, "seen", "127.0.0.1:9");
+	sig_writer_add(&w, "idkey", e->pk);
+	sig_writer_add(&w, "eph", eph);
+	sig_writer_add(&w, "sig", sig);
+	copy_media_fields(&w, media);
+	evil_send(e->a, &w);
+}
+
 /* The server sits in the middle of alice's call to bob: towards bob it
  * plays the caller, towards alice the callee, each time with its own key
  * (validly signed: it attests identities, so it may claim any key).
@@ -301,14 +338,7 @@ static void evil_call(struct evil *e, char *sas_with_alice, char *sas_with_bob)
 	ck_assert_int_eq(e2e_call_new(&to_alice, E2E_CALLEE, &e->id, "alice", "bob", seed2), 0);
 	char commit[E2E_KEY_B64], eph[E2E_KEY_B64], sig[E2E_SIG_B64];
 	ck_assert_int_eq(e2e_commit(to_bob, commit), 0);
-	sig_writer_init(&w, "INCOMING");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "from", "alice");
-	sig_writer_add(&w, "seen", "127.0.0.1:9");
-	sig_writer_add(&w, "idkey", e->pk);
-	sig_writer_add(&w, "commit", commit);
-	copy_media_fields(&w, &inv);
-	evil_send(e->b, &w);
+	evil_incoming(e, commit, &inv);
 
 	evil_expect(e->b, "ACCEPT", abuf, sizeof(abuf), &acc);
 	sig_writer_init(&w, "OK");
@@ -324,14 +354,7 @@ static void evil_call(struct evil *e, char *sas_with_alice, char *sas_with_bob)
 	evil_send(e->b, &w);
 
 	ck_assert_int_eq(e2e_answer(to_alice, e->alice_key, alice_commit, eph, sig), 0);
-	sig_writer_init(&w, "ACCEPTED");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "seen", "127.0.0.1:9");
-	sig_writer_add(&w, "idkey", e->pk);
-	sig_writer_add(&w, "eph", eph);
-	sig_writer_add(&w, "sig", sig);
-	copy_media_fields(&w, &acc);
-	evil_send(e->a, &w);
+	evil_accepted(e, eph, sig, &acc);
 	evil_expect(e->a, "UPDATE", ubuf, sizeof(ubuf), &upd);
 	ck_assert_int_eq(e2e_finish(to_alice, sig_msg_get(&upd, "eph"), sig_msg_get(&upd, "sig")), 0);
 	e2e_sas(to_alice, sas_with_alice);
@@ -414,20 +437,13 @@ START_TEST(malicious_server_is_refused_by_pinned_keys)
 	/* Towards bob the server claims alice has its key: bob refuses. */
 	char ibuf[2048], commit[E2E_KEY_B64];
 	struct sig_msg inv;
-	struct sig_writer w;
 	evil_take_invite(&e, ibuf, sizeof(ibuf), &inv);
 	uint8_t seed[32];
 	randombytes_buf(seed, sizeof(seed));
 	struct e2e_call *to_bob;
 	ck_assert_int_eq(e2e_call_new(&to_bob, E2E_CALLER, &e.id, "alice", "bob", seed), 0);
 	ck_assert_int_eq(e2e_commit(to_bob, commit), 0);
-	sig_writer_init(&w, "INCOMING");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "from", "alice");
-	sig_writer_add(&w, "idkey", e.pk);
-	sig_writer_add(&w, "commit", commit);
-	copy_media_fields(&w, &inv);
-	evil_send(e.b, &w);
+	evil_incoming(&e, commit, &inv);
 	expect_event(&bob, "error");
 	ck_assert_msg(strstr(line, "HAS CHANGED"), "%s", line);
 	ck_assert_int_eq(proc_wait(&bob, T), EXIT_SECURITY);
@@ -440,13 +456,7 @@ START_TEST(malicious_server_is_refused_by_pinned_keys)
 	struct e2e_call *to_alice;
 	ck_assert_int_eq(e2e_call_new(&to_alice, E2E_CALLEE, &e.id, "alice", "bob", seed), 0);
 	ck_assert_int_eq(e2e_answer(to_alice, e.alice_key, sig_msg_get(&inv, "commit"), eph, sig), 0);
-	sig_writer_init(&w, "ACCEPTED");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "idkey", e.pk);
-	sig_writer_add(&w, "eph", eph);
-	sig_writer_add(&w, "sig", sig);
-	copy_media_fields(&w, &inv);
-	evil_send(e.a, &w);
+	evil_accepted(&e, eph, sig, &inv);
 	expect_event(&alice, "error");
 	ck_assert_msg(strstr(line, "HAS CHANGED"), "%s", line);
 	ck_assert_int_eq(proc_wait(&alice, T), EXIT_SECURITY);
@@ -474,7 +484,6 @@ START_TEST(forged_signature_is_refused)
 	e.b = -1;
 	char ibuf[2048], eph[E2E_KEY_B64], sig[E2E_SIG_B64];
 	struct sig_msg inv;
-	struct sig_writer w;
 	evil_take_invite(&e, ibuf, sizeof(ibuf), &inv);
 	uint8_t seed[32];
 	randombytes_buf(seed, sizeof(seed));
@@ -482,13 +491,7 @@ START_TEST(forged_signature_is_refused)
 	ck_assert_int_eq(e2e_call_new(&to_alice, E2E_CALLEE, &e.id, "alice", "bob", seed), 0);
 	ck_assert_int_eq(e2e_answer(to_alice, e.alice_key, sig_msg_get(&inv, "commit"), eph, sig), 0);
 	sig[5] = sig[5] == 'A' ? 'B' : 'A'; /* one character of the signature altered */
-	sig_writer_init(&w, "ACCEPTED");
-	sig_writer_add(&w, "call", "1");
-	sig_writer_add(&w, "idkey", e.pk);
-	sig_writer_add(&w, "eph", eph);
-	sig_writer_add(&w, "sig", sig);
-	copy_media_fields(&w, &inv);
-	evil_send(e.a, &w);
+	evil_accepted(&e, eph, sig, &inv);
 	expect_event(&alice, "error");
 	ck_assert_msg(strstr(line, "does not verify"), "%s", line);
 	ck_assert_int_eq(proc_wait(&alice, T), EXIT_SECURITY);
@@ -688,28 +691,9 @@ START_TEST(relayed_audio_is_unreadable_to_the_server)
 	const char *bob_opts[] = { "--auto-answer", "--once", "--relay", "always", "--input", wav, "--output",
 				   out_b, NULL };
 	const char *alice_opts[] = { "--relay", "always", "--input", wav, "--output", out_a, NULL };
-	/* client() adds --no-audio; these two need audio: start them here. */
-	char id_b[64], id_a[64], key_a[200], key_b[200], kp_a[200], kp_b[200];
-	snprintf(id_b, sizeof(id_b), "bob@127.0.0.1:%d", S.port);
-	snprintf(id_a, sizeof(id_a), "alice@127.0.0.1:%d", S.port);
-	snprintf(key_a, sizeof(key_a), "%s/alice.key", dir);
-	snprintf(key_b, sizeof(key_b), "%s/bob.key", dir);
-	snprintf(kp_a, sizeof(kp_a), "%s/alice.known", dir);
-	snprintf(kp_b, sizeof(kp_b), "%s/bob.known", dir);
-	const char *argv_b[20] = { "--json", "--identity", key_b, "--known-peers", kp_b };
-	const char *argv_a[20] = { "--json", "--identity", key_a, "--known-peers", kp_a };
-	int i = 5;
-	for (int j = 0; bob_opts[j]; j++)
-		argv_b[i++] = bob_opts[j];
-	argv_b[i] = id_b;
-	i = 5;
-	for (int j = 0; alice_opts[j]; j++)
-		argv_a[i++] = alice_opts[j];
-	argv_a[i++] = id_a;
-	argv_a[i] = "bob";
-	ck_assert_int_eq(proc_start(&bob, argv_b), 0);
+	start_client(&bob, "bob", "bob", S.port, NULL, bob_opts, true);
 	expect_event(&bob, "registered");
-	ck_assert_int_eq(proc_start(&alice, argv_a), 0);
+	start_client(&alice, "alice", "alice", S.port, "bob", alice_opts, true);
 	expect_event(&alice, "connected");
 	ck_assert_str_eq(json_field(line, "path", field, sizeof(field)), "relay");
 	ck_assert_str_eq(json_field(line, "encrypted", field, sizeof(field)), "true");
