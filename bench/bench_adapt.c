@@ -28,8 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dsp_signals.h"
-#include "p2pcall/audio_file.h"
+#include "audio_cmp.h"
 #include "p2pcall/clock.h"
 #include "p2pcall/media.h"
 
@@ -171,28 +170,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(self, &tv);
 }
 
+/* The synthetic talker, long enough for the whole call. */
 static int make_wav(const char *path, uint32_t seed)
 {
-	size_t n = (size_t)(SECONDS + 2) * 48000;
-	double *x = calloc(n, sizeof(double));
-	int16_t *pcm = calloc(n, sizeof(int16_t));
 	char err[256];
-	struct audio_file_writer *w = NULL;
-	int rc = -1;
-	if (!x || !pcm)
-		goto out;
-	dsp_speech(x, n, seed, -22);
-	dsp_mix16(pcm, x, NULL, NULL, n);
-	if (audio_file_writer_open(&w, path, err, sizeof(err)) < 0 ||
-	    audio_file_write(w, pcm, n, err, sizeof(err)) < 0 ||
-	    audio_file_writer_close(w, err, sizeof(err)) < 0) {
+	int rc = audio_make_synthetic_speech(path, SECONDS + 2, seed, -22, err, sizeof(err));
+	if (rc < 0)
 		fprintf(stderr, "bench_adapt: %s\n", err);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(x);
-	free(pcm);
 	return rc;
 }
 

@@ -151,13 +151,8 @@ static int make_input(void)
 		synth_voice(pcm, n);
 	}
 	free(s);
-	struct audio_file_writer *w;
 	char err[256];
-	int rc = audio_file_writer_open(&w, wav, err, sizeof(err));
-	if (rc == 0)
-		rc = audio_file_write(w, pcm, n, err, sizeof(err));
-	if (rc == 0)
-		rc = audio_file_writer_close(w, err, sizeof(err));
+	int rc = audio_save(wav, pcm, n, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "bench_cpu: %s\n", err);
 	free(pcm);

@@ -54,7 +54,7 @@
 #include <unistd.h>
 
 #include "p2pcall/audio_dev.h"
-#include "p2pcall/audio_file.h"
+#include "audio_cmp.h"
 #include "p2pcall/media.h"
 #include "jackenv.h"
 #include "proc.h"
@@ -404,12 +404,7 @@ static int call_loop(const char *dir, struct lat *L, double *jb_ms, char *why, s
 	snprintf(out_a, sizeof(out_a), "%s/alice-heard.wav", dir);
 	{
 		int16_t *z = calloc((size_t)(CALL_S + 15) * RATE, sizeof(*z));
-		struct audio_file_writer *w;
-		int r = z ? audio_file_writer_open(&w, silence, why, n) : -1;
-		if (r == 0)
-			r = audio_file_write(w, z, (size_t)(CALL_S + 15) * RATE, why, n);
-		if (r == 0)
-			r = audio_file_writer_close(w, why, n);
+		int r = z ? audio_save(silence, z, (size_t)(CALL_S + 15) * RATE, why, n) : -1;
 		free(z);
 		if (r < 0)
 			return -1;
@@ -585,13 +580,8 @@ static int write_signal(const char *path, double seconds)
 		double t = (double)i / 48000, env = fmax(0, sin(2 * M_PI * 2.5 * t));
 		pcm[i] = (int16_t)(8000 * env * sin(2 * M_PI * 180 * t));
 	}
-	struct audio_file_writer *w;
 	char err[256];
-	int rc = audio_file_writer_open(&w, path, err, sizeof(err));
-	if (rc == 0)
-		rc = audio_file_write(w, pcm, n, err, sizeof(err));
-	if (rc == 0)
-		rc = audio_file_writer_close(w, err, sizeof(err));
+	int rc = audio_save(path, pcm, n, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "bench_latency: %s\n", err);
 	free(pcm);

@@ -51,10 +51,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dsp_signals.h"
+#include "audio_cmp.h"
 #include "lab.h"
 #include "natcall.h"
-#include "p2pcall/audio_file.h"
 #include "proc.h"
 
 #define STEP_ON_S 10   /* the 10 % setting starts being made then */
@@ -134,28 +133,13 @@ static double json_num(const char *line, const char *key)
 	return end == p ? NAN : v;
 }
 
+/* The synthetic talker, long enough for the whole call. */
 static int make_wav(const char *path, uint32_t seed)
 {
-	size_t n = (size_t)(CALL_S + 8) * 48000;
-	double *x = calloc(n, sizeof(double));
-	int16_t *pcm = calloc(n, sizeof(int16_t));
 	char err[256];
-	struct audio_file_writer *w = NULL;
-	int rc = -1;
-	if (!x || !pcm)
-		goto out;
-	dsp_speech(x, n, seed, -22);
-	dsp_mix16(pcm, x, NULL, NULL, n);
-	if (audio_file_writer_open(&w, path, err, sizeof(err)) < 0 ||
-	    audio_file_write(w, pcm, n, err, sizeof(err)) < 0 ||
-	    audio_file_writer_close(w, err, sizeof(err)) < 0) {
+	int rc = audio_make_synthetic_speech(path, CALL_S + 8, seed, -22, err, sizeof(err));
+	if (rc < 0)
 		fprintf(stderr, "bench_loss_step: %s\n", err);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(x);
-	free(pcm);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* See audio_cmp.h. */
 #include "audio_cmp.h"
+#include "dsp_signals.h"
 #include "p2pcall/audio_file.h"
 
 #include <errno.h>
@@ -8,6 +9,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int audio_save(const char *path, const int16_t *pcm, size_t n, char *err, size_t errlen)
+{
+	struct audio_file_writer *w;
+	int rc = audio_file_writer_open(&w, path, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = audio_file_write(w, pcm, n, err, errlen);
+	char err2[256];
+	int rc2 = audio_file_writer_close(w, rc < 0 ? err2 : err, rc < 0 ? sizeof(err2) : errlen);
+	return rc < 0 ? rc : rc2; /* the first error says most */
+}
+
+int audio_make_synthetic_speech(const char *path, double seconds, uint32_t seed, double rms_dbfs, char *err,
+				size_t errlen)
+{
+	size_t n = (size_t)(seconds * 48000);
+	double *x = calloc(n, sizeof(double));
+	int16_t *pcm = calloc(n, sizeof(int16_t));
+	int rc = -ENOMEM;
+	if (x && pcm) {
+		dsp_speech(x, n, seed, rms_dbfs);
+		dsp_mix16(pcm, x, NULL, NULL, n);
+		rc = audio_save(path, pcm, n, err, errlen);
+	} else {
+		snprintf(err, errlen, "out of memory");
+	}
+	free(x);
+	free(pcm);
+	return rc;
+}
 
 int audio_load(const char *path, int16_t **pcm, size_t *n)
 {

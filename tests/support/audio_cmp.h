@@ -26,6 +26,15 @@ struct audio_match {
  * 0, or -errno. */
 int audio_load(const char *path, int16_t **pcm, size_t *n);
 
+/* Writes N samples of 48 kHz mono as a WAV file. 0, or -errno with a
+ * message quoting PATH in ERR. */
+int audio_save(const char *path, const int16_t *pcm, size_t n, char *err, size_t errlen);
+
+/* A WAV file of SECONDS of dsp_speech (the synthetic talker of
+ * dsp_signals.h) from SEED at RMS_DBFS. 0, or -errno with ERR set. */
+int audio_make_synthetic_speech(const char *path, double seconds, uint32_t seed, double rms_dbfs, char *err,
+				size_t errlen);
+
 /* Finds the offset in [-max_ms, +max_ms] (1 ms steps) where sig's
  * envelope best matches ref's, counting only offsets where sig covers at
  * least 90 % of ref. Returns 0, or -1 if no offset qualifies. */

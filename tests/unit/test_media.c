@@ -15,7 +15,6 @@
 
 #include "audio_cmp.h"
 #include "dsp_signals.h"
-#include "p2pcall/audio_file.h"
 #include "p2pcall/media.h"
 #include "p2pcall/rtp.h"
 
@@ -59,11 +58,8 @@ static void make_signal(const char *path, double f0, unsigned seed, double secon
 		}
 		t += len + gap;
 	}
-	struct audio_file_writer *w;
 	char err[256];
-	ck_assert_int_eq(audio_file_writer_open(&w, path, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_write(w, pcm, n, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_writer_close(w, err, sizeof(err)), 0);
+	ck_assert_msg(audio_save(path, pcm, n, err, sizeof(err)) == 0, "%s", err);
 	free(pcm);
 }
 
@@ -166,11 +162,8 @@ static void make_voiced(const char *path, double f0, double seconds)
 			x += sin(h * ph) / h;
 		pcm[i] = (int16_t)(8000 * (0.25 + 0.75 * fabs(sin(2 * M_PI * 3 * t))) * x / 2);
 	}
-	struct audio_file_writer *w;
 	char err[256];
-	ck_assert_int_eq(audio_file_writer_open(&w, path, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_write(w, pcm, n, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_writer_close(w, err, sizeof(err)), 0);
+	ck_assert_msg(audio_save(path, pcm, n, err, sizeof(err)) == 0, "%s", err);
 	free(pcm);
 }
 
@@ -437,11 +430,8 @@ START_TEST(late_start_keeps_the_beginning)
 		ph += 2 * M_PI * (i < low / 4 ? 200 : i < low ? 300 : 600) / 48000;
 		pcm[i] = (int16_t)((6000 + 3000 * sin(2 * M_PI * 3 * t)) * sin(ph));
 	}
-	struct audio_file_writer *w;
 	char err[256];
-	ck_assert_int_eq(audio_file_writer_open(&w, in_a, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_write(w, pcm, n, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_writer_close(w, err, sizeof(err)), 0);
+	ck_assert_msg(audio_save(in_a, pcm, n, err, sizeof(err)) == 0, "%s", err);
 	free(pcm);
 	run_call_late(20, 20, false, 300, &sa, &sb);
 	ck_assert_uint_eq(sb.bad_packets, 0);
@@ -512,14 +502,9 @@ static double echo_sent_db(int aec, int ns, double *echo_db)
 	dsp_echo_path(far, echo, n, delay, h, sizeof(h) / sizeof(h[0]), 0.5);
 	dsp_white(noise, n, 9, -70);
 	char err[256];
-	struct audio_file_writer *w;
-	ck_assert_int_eq(audio_file_writer_open(&w, in_b, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_write(w, pcm, n, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_writer_close(w, err, sizeof(err)), 0);
+	ck_assert_msg(audio_save(in_b, pcm, n, err, sizeof(err)) == 0, "%s", err);
 	dsp_mix16(pcm, echo, noise, NULL, n);
-	ck_assert_int_eq(audio_file_writer_open(&w, in_a, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_write(w, pcm, n, err, sizeof(err)), 0);
-	ck_assert_int_eq(audio_file_writer_close(w, err, sizeof(err)), 0);
+	ck_assert_msg(audio_save(in_a, pcm, n, err, sizeof(err)) == 0, "%s", err);
 	size_t from = 6 * 48000, to = n - 48000 / 2;
 	*echo_db = dsp_dbfs16(pcm + from, to - from);
 
