@@ -125,36 +125,6 @@ static bool load_espeak(double *x)
 	return true;
 }
 
-/* x at fractional time t: Kaiser-windowed sinc, 48 taps each side. */
-static double interp(const double *x, size_t nx, double t)
-{
-	long i0 = (long)floor(t);
-	double y = 0, i0b;
-	{ /* I0(9), the window's normaliser */
-		double s = 1, tt = 1;
-		for (int k = 1; k < 40; k++) {
-			tt *= (9.0 / (2 * k)) * (9.0 / (2 * k));
-			s += tt;
-		}
-		i0b = s;
-	}
-	for (long i = i0 - 47; i <= i0 + 48; i++) {
-		if (i < 0 || (size_t)i >= nx)
-			continue;
-		double u = t - (double)i, w = u / 48, win = 0;
-		if (fabs(w) < 1) {
-			double s = 1, tt = 1, a = 9 * sqrt(1 - w * w);
-			for (int k = 1; k < 40; k++) {
-				tt *= (a / (2 * k)) * (a / (2 * k));
-				s += tt;
-			}
-			win = s / i0b;
-		}
-		y += x[i] * win * (u == 0 ? 1 : 0.95 * sin(M_PI * 0.95 * u) / (M_PI * 0.95 * u));
-	}
-	return y;
-}
-
 static void drift(void)
 {
 	static const double ppm[] = { 0, 20, 50, -50, 100, -100, 300, -300, 1000 };
@@ -176,8 +146,7 @@ static void drift(void)
 	       "CPU per 20 ms frame\n");
 	for (size_t p = 0; p < sizeof(ppm) / sizeof(ppm[0]); p++) {
 		double e = ppm[p] * 1e-6;
-		for (size_t n = 0; n < nm; n++)
-			mecho[n] = interp(echo, nsp, (double)n / (1 + e));
+		dsp_clock_skew(echo, nsp, mecho, nm, e);
 		dsp_mix16(mic, mecho, noise, NULL, nm);
 		struct voice_dsp_cfg cfg;
 		struct voice_dsp *d;

@@ -215,3 +215,63 @@ double dsp_snr_db(const int16_t *out, const double *ref, size_t n)
 	}
 	return dsp_db(a * a * rr / (err > 0 ? err : 1e-20));
 }
+
+#define SINC_HALF 48     /* taps each side */
+#define SINC_PHASES 1024 /* table resolution, linearly interpolated */
+
+static double bessel_i0(double x)
+{
+	double s = 1, t = 1;
+	for (int k = 1; k < 40; k++) {
+		t *= (x / (2 * k)) * (x / (2 * k));
+		s += t;
+	}
+	return s;
+}
+
+/* sinc_tab[p][j]: the weight of sample floor(t) - SINC_HALF + 1 + j for
+ * t with fraction p / SINC_PHASES; Kaiser window (beta 9). */
+static double sinc_tab[SINC_PHASES + 1][2 * SINC_HALF];
+
+static void sinc_init(void)
+{
+	static bool done;
+	const double beta = 9, fc = 0.95;
+	if (done)
+		return;
+	for (int p = 0; p <= SINC_PHASES; p++) {
+		double frac = (double)p / SINC_PHASES;
+		for (int j = 0; j < 2 * SINC_HALF; j++) {
+			double x = (double)(j - SINC_HALF + 1) - frac;
+			double w = x / SINC_HALF;
+			double win = fabs(w) >= 1 ? 0 : bessel_i0(beta * sqrt(1 - w * w)) / bessel_i0(beta);
+			double sn = x == 0 ? 1 : sin(M_PI * fc * x) / (M_PI * fc * x);
+			sinc_tab[p][j] = fc * sn * win;
+		}
+	}
+	done = true;
+}
+
+/* x (nx samples) at the fractional time t. */
+static double sinc_at(const double *x, size_t nx, double t)
+{
+	double fl = floor(t);
+	double ph = (t - fl) * SINC_PHASES;
+	int p = (int)ph;
+	double a = ph - p, y = 0;
+	long base = (long)fl - SINC_HALF + 1;
+	for (int j = 0; j < 2 * SINC_HALF; j++) {
+		long i = base + j;
+		if (i < 0 || (size_t)i >= nx)
+			continue;
+		y += x[i] * ((1 - a) * sinc_tab[p][j] + a * sinc_tab[p + 1][j]);
+	}
+	return y;
+}
+
+void dsp_clock_skew(const double *x, size_t nx, double *y, size_t ny, double e)
+{
+	sinc_init();
+	for (size_t n = 0; n < ny; n++)
+		y[n] = sinc_at(x, nx, (double)n / (1 + e));
+}

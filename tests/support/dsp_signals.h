@@ -28,6 +28,13 @@ void dsp_pink(double *x, size_t n, uint32_t seed, double rms_dbfs);
 void dsp_echo_path(const double *x, double *y, size_t n, size_t delay, const double *h,
 		   size_t nh, double gain);
 
+/* A signal on the speaker's clock as a microphone whose clock runs E
+ * fast (e.g. 50e-6) records it: y[n] = x at time n / (1 + e), for n <
+ * ny, band-limited interpolation (Kaiser-windowed sinc, 48 taps each
+ * side, cut off at 0.95 of Nyquist; linear interpolation would itself
+ * limit an echo canceller at high frequencies). Outside x counts as 0. */
+void dsp_clock_skew(const double *x, size_t nx, double *y, size_t ny, double e);
+
 /* x + y (+ z if not NULL) rounded and clipped to 16 bits; returns how
  * many samples clipped. */
 size_t dsp_mix16(int16_t *out, const double *x, const double *y, const double *z, size_t n);

@@ -311,62 +311,11 @@ END_TEST
  * in each 10 ms of wall time the speaker consumes 480 samples (handed to
  * voice_dsp_playback as it takes them) while the microphone records
  * 480 * (1 + e), handed to voice_dsp_capture in frames as they fill. The
- * microphone's sample n is the room's echo at speaker time n / (1 + e),
- * interpolated with a long windowed sinc (linear interpolation would
- * itself limit the ERLE at high frequencies). So the echo path slides by
+ * microphone's sample n is the room's echo at speaker time n / (1 + e)
+ * (dsp_clock_skew). So the echo path slides by
  * 48000 e samples a second: 2.4 at 50 ppm. */
 #define DRIFT_SECS 20
 #define DRIFT_N ((size_t)DRIFT_SECS * RATE)
-#define SINC_HALF 48     /* taps each side */
-#define SINC_PHASES 1024 /* table resolution, linearly interpolated */
-
-static double sinc_tab[SINC_PHASES + 1][2 * SINC_HALF];
-
-static double bessel_i0(double x)
-{
-	double s = 1, t = 1;
-	for (int k = 1; k < 40; k++) {
-		t *= (x / (2 * k)) * (x / (2 * k));
-		s += t;
-	}
-	return s;
-}
-
-/* sinc_tab[p][j]: the weight of sample floor(t) - SINC_HALF + 1 + j for
- * t with fraction p / SINC_PHASES; Kaiser window (beta 9), cutoff 0.95 of
- * Nyquist (speech has nothing there). */
-static void sinc_init(void)
-{
-	const double beta = 9, fc = 0.95;
-	for (int p = 0; p <= SINC_PHASES; p++) {
-		double frac = (double)p / SINC_PHASES;
-		for (int j = 0; j < 2 * SINC_HALF; j++) {
-			double x = (double)(j - SINC_HALF + 1) - frac;
-			double w = x / SINC_HALF;
-			double win = fabs(w) >= 1 ? 0 : bessel_i0(beta * sqrt(1 - w * w)) / bessel_i0(beta);
-			double sn = x == 0 ? 1 : sin(M_PI * fc * x) / (M_PI * fc * x);
-			sinc_tab[p][j] = fc * sn * win;
-		}
-	}
-}
-
-/* x (nx samples) at the fractional time t. */
-static double sinc_at(const double *x, size_t nx, double t)
-{
-	double fl = floor(t);
-	double ph = (t - fl) * SINC_PHASES;
-	int p = (int)ph;
-	double a = ph - p, y = 0;
-	long base = (long)fl - SINC_HALF + 1;
-	for (int j = 0; j < 2 * SINC_HALF; j++) {
-		long i = base + j;
-		if (i < 0 || (size_t)i >= nx)
-			continue;
-		y += x[i] * ((1 - a) * sinc_tab[p][j] + a * sinc_tab[p + 1][j]);
-	}
-	return y;
-}
-
 struct drift_res {
 	double settled;  /* ERLE over [settle_s, end) */
 	double last3;    /* ERLE over the last 3 s */
@@ -393,9 +342,7 @@ static struct drift_res drift_case(double e, int burst, double settle_s)
 	for (size_t i = 0; i < ns_spk; i++)
 		far[i] = farq[i];
 	dsp_echo_path(far, echo, ns_spk, ROOM_DELAY, room_h, sizeof(room_h) / sizeof(room_h[0]), ROOM_GAIN);
-	sinc_init();
-	for (size_t n = 0; n < DRIFT_N; n++)
-		mecho[n] = sinc_at(echo, ns_spk, (double)n / (1 + e));
+	dsp_clock_skew(echo, ns_spk, mecho, DRIFT_N, e);
 	dsp_white(noise, DRIFT_N, 2, -70);
 	ck_assert_uint_eq(dsp_mix16(mic, mecho, noise, NULL, DRIFT_N), 0);
 
