@@ -140,8 +140,6 @@ struct client {
 	struct callsec *sec;
 	char challenge[64];       /* from the server's HELLO; empty: none */
 	bool secure;              /* this call is (being) encrypted */
-	bool awaiting_reveal;     /* callee: answered, the caller's key to come */
-	uint64_t refused;         /* media packets refused in this call */
 
 	/* audio: opened at start, runs while a call with a path is connected */
 	struct media *media;
@@ -301,12 +299,11 @@ static void end_call(struct client *cl, const char *reason, int status)
 	if (had_media) {
 		media_stop(cl->media);
 		media_call_stats(cl->media, &ms);
-		ms.bad_packets += cl->refused + callsec_refused(cl->sec);
+		ms.bad_packets += callsec_refused(cl->sec); /* forged or replayed */
 		event_del(cl->stats_timer);
 	}
 	callsec_end(cl->sec); /* the call's keys are wiped */
-	cl->secure = cl->awaiting_reveal = false;
-	cl->refused = 0;
+	cl->secure = false;
 	path_free(cl->path);
 	cl->path = NULL;
 	cl->answered_us = 0;
@@ -476,6 +473,13 @@ static bool keys_ready(const struct client *cl)
 	return !cl->secure || callsec_ready(cl->sec);
 }
 
+/* The callee answered an encrypted call: the caller's key (its UPDATE)
+ * is still to come. (A secured caller holds the keys from ACCEPTED on.) */
+static bool awaiting_reveal(const struct client *cl)
+{
+	return cl->secure && cl->cstate == C_ANSWERED && !callsec_ready(cl->sec);
+}
+
 /* Uses the relay once it carries the peer's packets, if the mode asks for
  * it now: always at once; auto once the fallback is due (no direct path
  * in time, or checks failed). */
@@ -575,7 +579,7 @@ static void on_setup_limit(evutil_socket_t fd, short what, void *arg)
 	struct client *cl = arg;
 	if (cl->via)
 		return;
-	if (cl->awaiting_reveal) {
+	if (awaiting_reveal(cl)) {
 		ev_error("%s did not complete the key exchange within %d s", cl->peer, SETUP_LIMIT_S);
 		return fail_call(cl);
 	}
@@ -806,7 +810,6 @@ static void answer(struct client *cl)
 		 * which their passwords derive. */
 		cl->cstate = C_ANSWERED;
 		cl->answer_seen_us = clock_now_us();
-		cl->awaiting_reveal = true;
 		media_listen(cl->media);
 		struct timeval limit = { SETUP_LIMIT_S, 0 };
 		event_add(cl->setup_timer, &limit);
@@ -1317,9 +1320,8 @@ static void handle_msg(struct client *cl, struct sig_msg *m)
 	if (strcmp(v, "ENDED") == 0 && is_our_call(cl, m))
 		return on_ended(cl, m);
 	if (strcmp(v, "UPDATE") == 0 && is_our_call(cl, m) && sig_msg_get(m, "eph")) {
-		if (!cl->awaiting_reveal)
+		if (!awaiting_reveal(cl))
 			return; /* not expected (or a repeat): ignored */
-		cl->awaiting_reveal = false;
 		char why[768];
 		if (callsec_reveal(cl->sec, m, why, sizeof(why)) != CALLSEC_SECURE)
 			return refuse_call(cl, why, "HANGUP");
@@ -1536,7 +1538,7 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	struct media_stats st;
 	media_interval_stats(cl->media, &st);
-	st.bad_packets += cl->refused + callsec_refused(cl->sec); /* forged or replayed */
+	st.bad_packets += callsec_refused(cl->sec); /* forged or replayed */
 	ev_stats(&st);
 	cl->last_stats = st;
 	cl->have_stats = true;
