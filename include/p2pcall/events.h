@@ -24,9 +24,10 @@ void ev_secured(const char *peer, const char *sas, const char *peer_key, const c
  * SETUP_MS runs from the invitation (or the incoming call), PATH_MS from
  * the answer, to the moment the path is up. */
 /* METHOD: how the path was found (host, srflx, prflx, birthday, relay),
- * NULL if there is none. */
+ * NULL if there is none. SAS: the encrypted call's code (as in
+ * ev_secured), NULL if the call is not encrypted. */
 void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms,
-		  const char *method);
+		  const char *method, const char *sas);
 /* The media path changed during the call (relay -> direct, or back). */
 void ev_path(const char *path, const char *remote, const char *method);
 /* MEDIA: the call's audio figures (media_call_stats), or NULL if it had

@@ -336,6 +336,12 @@ static const char *path_method_of(const struct client *cl)
 	return cl->path ? path_method(cl->path) : NULL;
 }
 
+/* The code of an encrypted call whose keys are agreed, else NULL. */
+static const char *call_sas(const struct client *cl)
+{
+	return cl->secure && callsec_ready(cl->sec) ? callsec_sas(cl->sec) : NULL;
+}
+
 /* The call is up: PATH is "direct" or "relay", or NULL for a peer that
  * offered no media credentials (a plain signalling client). */
 static void connected(struct client *cl, const char *path, const char *remote)
@@ -351,7 +357,8 @@ static void connected(struct client *cl, const char *path, const char *remote)
 	stdin_watch(cl, false);
 	/* A direct path through our TURN allocation is a relayed one. */
 	ev_connected(cl->peer, cl->path_via_turn && path && !strcmp(path, "direct") ? "relay" : path, remote,
-		     since_s(cl->call_start_us) * 1000, since_s(cl->answer_seen_us) * 1000, path_method_of(cl));
+		     since_s(cl->call_start_us) * 1000, since_s(cl->answer_seen_us) * 1000, path_method_of(cl),
+		     call_sas(cl));
 	cl->have_stats = false;
 	if (cl->tui)
 		event_active(cl->ui_timer, EV_TIMEOUT, 0);
@@ -1613,7 +1620,7 @@ static void on_ui_timer(evutil_socket_t fd, short what, void *arg)
 		.rtt_ms = NAN, .loss_pct = NAN, .jb_ms = NAN, .kbps_out = NAN, .kbps_in = NAN,
 		.mic_level = audio ? lv.mic_peak : NAN, .peer_level = audio ? lv.peer_peak : NAN,
 		.muted = media_muted(cl->media), .no_audio = !audio,
-		.sas = cl->secure && callsec_ready(cl->sec) ? callsec_sas(cl->sec) : NULL,
+		.sas = call_sas(cl),
 	};
 	if (cl->have_stats) {
 		in.rtt_ms = cl->last_stats.rtt_ms;

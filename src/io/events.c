@@ -11,9 +11,6 @@
 
 static bool as_json, quiet, verbose;
 static uint64_t start_us;
-/* The code of the current call once it is secured (ev_secured); empty
- * when the call is not encrypted. `connected' repeats it. */
-static char call_sas[8];
 
 void events_init(bool json, bool q)
 {
@@ -107,7 +104,6 @@ void ev_ringing(const char *peer)
 
 void ev_secured(const char *peer, const char *sas, const char *peer_key, const char *key_status)
 {
-	snprintf(call_sas, sizeof(call_sas), "%s", sas);
 	if (!as_json)
 		return say("the call with %s is end-to-end encrypted; compare the code \"%s\" with them%s", peer,
 			   sas, strcmp(key_status, "new") == 0 ? " (their key is new to us: pinned now)" : "");
@@ -121,13 +117,13 @@ void ev_secured(const char *peer, const char *sas, const char *peer_key, const c
 }
 
 void ev_connected(const char *peer, const char *path, const char *remote, double setup_ms, double path_ms,
-		  const char *method)
+		  const char *method, const char *sas)
 {
 	if (!as_json)
 		return say("connected to %s (%s%s%s) after %.0f ms%s%s%s", peer, remote,
 			   path ? ", " : "", path ? path : "", setup_ms,
-			   call_sas[0] ? ", encrypted, code \"" : path ? ", NOT encrypted" : "", call_sas,
-			   call_sas[0] ? "\"" : "");
+			   sas ? ", encrypted, code \"" : path ? ", NOT encrypted" : "", sas ? sas : "",
+			   sas ? "\"" : "");
 	struct jsonw w;
 	begin(&w, "connected");
 	jsonw_str(&w, "peer", peer);
@@ -136,8 +132,8 @@ void ev_connected(const char *peer, const char *path, const char *remote, double
 	jsonw_num(&w, "setup_ms", setup_ms, 1);
 	jsonw_num(&w, "path_ms", path_ms, 1);
 	jsonw_str(&w, "method", method);
-	jsonw_bool(&w, "encrypted", call_sas[0] != '\0');
-	jsonw_str(&w, "sas", call_sas[0] ? call_sas : NULL);
+	jsonw_bool(&w, "encrypted", sas != NULL);
+	jsonw_str(&w, "sas", sas);
 	emit(&w);
 }
 
@@ -194,13 +190,11 @@ void ev_ended(const char *peer, const char *reason, double duration_s, int statu
 	      const struct media_stats *media)
 {
 	if (!as_json) {
-		call_sas[0] = '\0';
 		say("call with %s ended: %s after %.1f s", peer, reason, duration_s);
 		if (media)
 			say_media("audio", media);
 		return;
 	}
-	call_sas[0] = '\0';
 	struct jsonw w;
 	begin(&w, "ended");
 	jsonw_str(&w, "peer", peer);
